@@ -80,3 +80,13 @@ type MetadataEvent struct {
 	Metrics *Metrics        `json:"metrics,omitempty"`
 	Trace   json.RawMessage `json:"trace,omitempty"`
 }
+
+// StreamEvent is one decoded ConverseStream event: exactly one field is set.
+type StreamEvent struct {
+	MessageStart      *MessageStartEvent
+	ContentBlockStart *ContentBlockStartEvent
+	ContentBlockDelta *ContentBlockDeltaEvent
+	ContentBlockStop  *ContentBlockStopEvent
+	MessageStop       *MessageStopEvent
+	Metadata          *MetadataEvent
+}

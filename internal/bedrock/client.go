@@ -1,0 +1,234 @@
+package bedrock
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+)
+
+// signingName is the SigV4 service name of the Bedrock runtime.
+const signingName = "bedrock"
+
+// ClientOptions configures a Client. Build one Client per deployment at
+// startup: it holds the credentials cache and the signer.
+type ClientOptions struct {
+	Region      string
+	Endpoint    string // default https://bedrock-runtime.<region>.amazonaws.com
+	Credentials aws.CredentialsProvider
+	HTTPClient  *http.Client // share one across deployments; default: a new pool (see NewTransport)
+	Now         func() time.Time
+}
+
+// Client calls the Bedrock runtime API for one deployment.
+type Client struct {
+	endpoint string
+	region   string
+	creds    aws.CredentialsProvider
+	signer   *v4.Signer
+	http     *http.Client
+	now      func() time.Time
+}
+
+// NewClient checks the options and builds a client.
+func NewClient(opts ClientOptions) (*Client, error) {
+	if opts.Region == "" {
+		return nil, errors.New("no AWS region: set aws_region_name, AWS_REGION or a profile region")
+	}
+	if opts.Credentials == nil {
+		return nil, errors.New("no AWS credentials provider")
+	}
+	endpoint := opts.Endpoint
+	if endpoint == "" {
+		endpoint = "https://bedrock-runtime." + opts.Region + ".amazonaws.com"
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("bedrock runtime endpoint %q is not an http(s) URL", endpoint)
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: NewTransport()}
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	creds := opts.Credentials
+	if _, cached := creds.(*aws.CredentialsCache); !cached {
+		creds = aws.NewCredentialsCache(creds)
+	}
+	return &Client{
+		endpoint: strings.TrimRight(endpoint, "/"),
+		region:   opts.Region,
+		creds:    creds,
+		signer:   v4.NewSigner(),
+		http:     hc,
+		now:      now,
+	}, nil
+}
+
+// Region is the region the client signs for.
+func (c *Client) Region() string { return c.region }
+
+// Endpoint is the base URL the client calls.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// NewTransport returns an HTTP transport sized for a gateway: many
+// concurrent calls to few hosts, kept alive, HTTP/2 where offered.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   512,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// escapePath escapes a model id for a URL path segment the way the AWS SDKs
+// do: everything but unreserved characters, so ":" and an ARN's "/" are
+// percent-encoded.
+func escapePath(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}
+
+// do signs and sends one call to /model/{modelID}/{operation}. A non-2xx
+// answer comes back as *APIError; the caller owns the body of a 2xx.
+func (c *Client) do(ctx context.Context, modelID, operation, accept string, body []byte) (*http.Response, error) {
+	rawPath := "/model/" + escapePath(modelID) + "/" + operation
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+rawPath, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("bedrock: build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", accept)
+	creds, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return nil, &CredentialsError{Err: err}
+	}
+	sum := sha256.Sum256(body)
+	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.region, c.now()); err != nil {
+		return nil, fmt.Errorf("bedrock: sign request: %w", err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, &TransportError{Err: err}
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		return nil, apiErrorFromResponse(resp)
+	}
+	return resp, nil
+}
+
+// CredentialsError means the deployment's AWS credentials could not be
+// obtained (a profile that does not exist, a role that cannot be assumed).
+type CredentialsError struct{ Err error }
+
+func (e *CredentialsError) Error() string { return "bedrock: get AWS credentials: " + e.Err.Error() }
+func (e *CredentialsError) Unwrap() error { return e.Err }
+
+// TransportError means Bedrock could not be reached or the connection
+// failed before an answer; such a call may succeed when tried again.
+type TransportError struct{ Err error }
+
+func (e *TransportError) Error() string { return "bedrock: " + e.Err.Error() }
+func (e *TransportError) Unwrap() error { return e.Err }
+
+func apiErrorFromResponse(resp *http.Response) *APIError {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var body struct {
+		Message  string `json:"message"`
+		Message2 string `json:"Message"`
+		Type     string `json:"__type"`
+	}
+	_ = json.Unmarshal(raw, &body)
+	e := &APIError{Status: resp.StatusCode, Message: body.Message}
+	if e.Message == "" {
+		e.Message = body.Message2
+	}
+	if e.Message == "" && !json.Valid(raw) {
+		e.Message = strings.TrimSpace(string(raw))
+	}
+	switch {
+	case resp.Header.Get("X-Amzn-ErrorType") != "":
+		e.Code = ExceptionName(resp.Header.Get("X-Amzn-ErrorType"))
+	case body.Type != "":
+		e.Code = ExceptionName(body.Type)
+	default:
+		e.Code = http.StatusText(resp.StatusCode)
+	}
+	return e
+}
+
+// Converse calls the Converse API.
+func (c *Client) Converse(ctx context.Context, modelID string, in *ConverseRequest) (*ConverseResponse, error) {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("bedrock: encode converse request: %w", err)
+	}
+	resp, err := c.do(ctx, modelID, "converse", "application/json", body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out ConverseResponse
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, &TransportError{Err: fmt.Errorf("decode converse response: %w", err)}
+	}
+	return &out, nil
+}
+
+// ConverseStream calls the ConverseStream API. Errors Bedrock reports
+// before the stream starts come back here; later ones from Stream.Next.
+func (c *Client) ConverseStream(ctx context.Context, modelID string, in *ConverseRequest) (*Stream, error) {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("bedrock: encode converse request: %w", err)
+	}
+	resp, err := c.do(ctx, modelID, "converse-stream", "application/vnd.amazon.eventstream", body)
+	if err != nil {
+		return nil, err
+	}
+	return newStream(resp.Body), nil
+}
+
+// InvokeModel calls InvokeModel with a model-native body and returns the
+// model-native answer.
+func (c *Client) InvokeModel(ctx context.Context, modelID string, body []byte) ([]byte, error) {
+	resp, err := c.do(ctx, modelID, "invoke", "application/json", body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, &TransportError{Err: fmt.Errorf("read invoke response: %w", err)}
+	}
+	return out, nil
+}
