@@ -1,0 +1,87 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/strata-gateway/strata/internal/bedrock"
+	"github.com/strata-gateway/strata/internal/openai"
+	"github.com/strata-gateway/strata/internal/translate"
+)
+
+// clientError turns any error into the one the client sees. Only errors
+// meant for clients keep their message; anything else becomes a generic
+// message so internal details (and anything secret) stay in the logs.
+func clientError(err error) *openai.Error {
+	var oe *openai.Error
+	if errors.As(err, &oe) {
+		return oe
+	}
+	var ae *bedrock.APIError
+	if errors.As(err, &ae) {
+		return translate.ErrorFromBedrock(ae)
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &openai.Error{Status: http.StatusRequestEntityTooLarge, Type: openai.TypeInvalidRequest, Code: "request_too_large",
+			Message: "request body is larger than the limit of " + formatBytes(mbe.Limit) + " (general_settings.max_request_size_mb)", Err: err}
+	}
+	var ce *bedrock.CredentialsError
+	if errors.As(err, &ce) {
+		return &openai.Error{Status: http.StatusInternalServerError, Type: openai.TypeServer, Code: "aws_credentials_unavailable",
+			Message: "the gateway could not obtain AWS credentials for this model; see the gateway's log", Err: err}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &openai.Error{Status: http.StatusGatewayTimeout, Type: openai.TypeTimeout, Code: "timeout",
+			Message: "Bedrock did not answer in time", Err: err}
+	}
+	var te *bedrock.TransportError
+	if errors.As(err, &te) {
+		return &openai.Error{Status: http.StatusBadGateway, Type: openai.TypeAPI, Code: "bedrock_unreachable",
+			Message: "the gateway could not reach Bedrock; see the gateway's log", Err: err}
+	}
+	if errors.Is(err, bedrock.ErrStreamTruncated) {
+		return &openai.Error{Status: http.StatusBadGateway, Type: openai.TypeAPI, Code: "stream_truncated",
+			Message: "Bedrock's stream ended before the answer was complete", Err: err}
+	}
+	return &openai.Error{Status: http.StatusInternalServerError, Type: openai.TypeServer, Code: "internal_error",
+		Message: "internal error; see the gateway's log", Err: err}
+}
+
+// writeError is the one place an error becomes an HTTP answer.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away; nobody is left to answer.
+		log.Info("client closed the request", "path", r.URL.Path)
+		return
+	}
+	ce := clientError(err)
+	level := slog.LevelInfo
+	if ce.Status >= 500 {
+		level = slog.LevelError
+	}
+	log.Log(r.Context(), level, "request failed", "status", ce.Status, "error", err.Error())
+	writeJSON(w, ce.Status, ce.Body())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func formatBytes(n int64) string {
+	const mb = 1 << 20
+	if n%mb == 0 {
+		return itoa(n/mb) + " MB"
+	}
+	return itoa(n) + " bytes"
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

@@ -1,0 +1,50 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/strata-gateway/strata/internal/openai"
+)
+
+const ownedBy = "strata"
+
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
+	names := s.router.Names()
+	list := openai.ModelList{Object: "list", Data: make([]openai.Model, 0, len(names))}
+	for _, n := range names {
+		list.Data = append(list.Data, openai.Model{ID: n, Object: "model", Created: s.created, OwnedBy: ownedBy})
+	}
+	writeJSON(w, http.StatusOK, list)
+	return nil
+}
+
+func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("model")
+	if len(s.router.Deployments(name)) == 0 {
+		return &openai.Error{Status: http.StatusNotFound, Type: openai.TypeNotFound, Param: "model", Code: "model_not_found",
+			Message: "model " + name + " is not served here"}
+	}
+	writeJSON(w, http.StatusOK, openai.Model{ID: name, Object: "model", Created: s.created, OwnedBy: ownedBy})
+	return nil
+}
+
+func (s *Server) liveliness(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "healthy"})
+	return nil
+}
+
+func (s *Server) readiness(w http.ResponseWriter, r *http.Request) error {
+	if s.ready != nil {
+		if err := s.ready(r.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})
+			return nil
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "healthy", "models": len(s.router.Names())})
+	return nil
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
+	return &openai.Error{Status: http.StatusNotFound, Type: openai.TypeNotFound, Code: "not_found",
+		Message: "no route for " + r.Method + " " + r.URL.Path + "; Strata serves /chat/completions, /models and /health (also under /v1)"}
+}

@@ -1,0 +1,144 @@
+// Package server is Strata's HTTP surface: one handler per endpoint, the
+// middleware around them, the single error writer and the SSE writer. It
+// decodes and encodes; translation and Bedrock calls live elsewhere.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/strata-gateway/strata/internal/router"
+)
+
+// Options configures the HTTP surface.
+type Options struct {
+	Router          *router.Router
+	Logger          *slog.Logger
+	MaxRequestBytes int64 // body limit; 0 means 32 MiB
+	Now             func() time.Time
+	// Ready reports whether the gateway can serve; nil means always.
+	Ready func(ctx context.Context) error
+}
+
+// Server serves the OpenAI-compatible API.
+type Server struct {
+	router   *router.Router
+	log      *slog.Logger
+	maxBytes int64
+	now      func() time.Time
+	ready    func(ctx context.Context) error
+	created  int64
+	mux      *http.ServeMux
+}
+
+// DefaultMaxRequestBytes is large enough for several inline images.
+const DefaultMaxRequestBytes = 32 << 20
+
+// New builds the server and its routes.
+func New(opts Options) *Server {
+	s := &Server{
+		router:   opts.Router,
+		log:      opts.Logger,
+		maxBytes: opts.MaxRequestBytes,
+		now:      opts.Now,
+		ready:    opts.Ready,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxBytes <= 0 {
+		s.maxBytes = DefaultMaxRequestBytes
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.created = s.now().Unix()
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	mux := http.NewServeMux()
+	for _, prefix := range []string{"", "/v1"} {
+		mux.Handle("POST "+prefix+"/chat/completions", s.handle(s.chatCompletions))
+		mux.Handle("GET "+prefix+"/models", s.handle(s.listModels))
+		mux.Handle("GET "+prefix+"/models/{model...}", s.handle(s.getModel))
+	}
+	mux.Handle("GET /health/liveliness", s.handle(s.liveliness))
+	mux.Handle("GET /health/liveness", s.handle(s.liveliness))
+	mux.Handle("GET /health/readiness", s.handle(s.readiness))
+	mux.Handle("/", s.handle(s.notFound))
+	s.mux = mux
+}
+
+// ServeHTTP adds the request id and the access log around every route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 128 {
+		id = rand.Text()
+	}
+	w.Header().Set("X-Request-Id", id)
+	start := s.now()
+	sw := &statusWriter{ResponseWriter: w}
+	log := s.log.With("request_id", id)
+	s.mux.ServeHTTP(sw, r.WithContext(withLogger(r.Context(), log)))
+	log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status(), "duration_ms", float64(s.now().Sub(start).Microseconds())/1000)
+}
+
+// handlerFunc is an endpoint: it writes its answer, or returns an error
+// for the one error writer.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, loggerFrom(r.Context(), s.log), err)
+		}
+	})
+}
+
+type loggerKey struct{}
+
+func withLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+func loggerFrom(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return fallback
+}
+
+// statusWriter remembers the status for the access log. Unwrap keeps
+// http.ResponseController (flushing) working through it.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
