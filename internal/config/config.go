@@ -1,0 +1,133 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// DefaultMaxRequestBytes bounds a request body when general_settings.max_request_size_mb is not set.
+const DefaultMaxRequestBytes int64 = 32 << 20
+
+// Config is a loaded config file: the models Strata serves and its settings.
+type Config struct {
+	Path string
+	// Models is model_list in file order. A model_name may appear several
+	// times: each entry is one deployment of that name.
+	Models   []Model
+	Settings Settings
+	// Environment is the environment_variables section. LiteLLM sets these in
+	// its own environment at start; they already shadow the process
+	// environment for os.environ/ in this file, and the app may apply them.
+	Environment map[string]Secret
+	// Warnings has one line per key Strata ignores and per value it had to
+	// guess at, e.g. "config.yaml:12: general_settings.master_key is not
+	// implemented by Strata and is ignored".
+	Warnings []string
+}
+
+// Model is one model_list entry: a deployment of Name on Bedrock.
+type Model struct {
+	Name  string // model_name: what clients put in "model"
+	Model string // litellm_params.model as written, e.g. "bedrock/converse/anthropic.claude-3-5-sonnet-20240620-v1:0"
+	// Route is "converse" or "invoke" when the model says so
+	// ("bedrock/converse/<id>", "bedrock/invoke/<id>"); "" lets Strata choose.
+	Route string
+	// BaseModel is the Bedrock model id without provider and route prefixes:
+	// a foundation model id, an inference profile id ("us.anthropic...") or an ARN.
+	BaseModel string
+	// ModelID is the id that goes in the Bedrock URL path: litellm_params.model_id
+	// when set (provisioned throughput, imported models), else BaseModel.
+	ModelID string
+	AWS     AWS
+	// Params are the inference defaults and provider-specific parameters
+	// (temperature, top_k, anything LiteLLM does not know) sent with every
+	// request to this deployment. Known numeric keys hold int (top_k,
+	// max_tokens, ...) or float64 (temperature, top_p, ...); others keep their
+	// YAML type: string, int, float64, bool, []any, map[string]any.
+	Params     map[string]any
+	Deployment Deployment
+	ModelInfo  map[string]any // model_info, os.environ/ resolved
+	Line       int            // line of this model_list entry
+}
+
+// AWS is where and as whom a deployment calls Bedrock. Empty fields fall back
+// to the default AWS credential and region chain.
+type AWS struct {
+	AccessKeyID      Secret // aws_access_key_id
+	SecretAccessKey  Secret // aws_secret_access_key
+	SessionToken     Secret // aws_session_token
+	WebIdentityToken Secret // aws_web_identity_token
+	Region           string // aws_region_name
+	SessionName      string // aws_session_name
+	ProfileName      string // aws_profile_name
+	RoleName         string // aws_role_name
+	ExternalID       string // aws_external_id
+	STSEndpoint      string // aws_sts_endpoint
+	RuntimeEndpoint  string // aws_bedrock_runtime_endpoint, or api_base
+}
+
+// Deployment holds the litellm_params keys that steer routing and the
+// gateway itself; none of them is ever sent to Bedrock.
+type Deployment struct {
+	RPM           int           // rpm: requests per minute this deployment takes; 0 = no limit
+	TPM           int           // tpm: tokens per minute; 0 = no limit
+	Weight        float64       // weight for weighted picks among deployments of one name; 0 = unset
+	Timeout       time.Duration // timeout, seconds in YAML; 0 = unset
+	StreamTimeout time.Duration // stream_timeout, seconds in YAML; 0 = unset
+	MaxRetries    *int          // max_retries or num_retries; nil = unset
+	// Ignored holds the other LiteLLM keys of litellm_params (api_key, tags,
+	// input_cost_per_token, ...), which Strata does not implement yet: each
+	// was warned about. Credential-looking strings are Secrets.
+	Ignored map[string]any
+}
+
+// Settings are the litellm_settings, router_settings and general_settings sections.
+type Settings struct {
+	DropParams      bool  // litellm_settings.drop_params
+	MaxRequestBytes int64 // general_settings.max_request_size_mb in bytes; DefaultMaxRequestBytes when unset
+	// The sections as written, os.environ/ resolved, for features that come
+	// later. Implemented keys hold their typed value; credential-looking
+	// strings of the others are Secrets.
+	LiteLLM, Router, General map[string]any
+}
+
+// Load reads and checks the config file at path. Every problem in the file is
+// reported in one *Errors. lookupEnv resolves os.environ/ references; it is
+// os.LookupEnv in production.
+func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, path, lookupEnv)
+}
+
+// Parse is Load for a file already read; path is only used in messages. A nil
+// lookupEnv means an empty environment.
+func Parse(data []byte, path string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	if lookupEnv == nil {
+		lookupEnv = func(string) (string, bool) { return "", false }
+	}
+	d := &decoder{file: path, lookupEnv: lookupEnv, env: map[string]string{}, warned: map[string]bool{}}
+	cfg := d.parse(data)
+	if len(d.errs) > 0 {
+		errs := d.sortedErrors()
+		return nil, &errs
+	}
+	cfg.Warnings = d.sortedWarnings()
+	return cfg, nil
+}
+
+// FromModelFlag builds the config that `strata --model bedrock/<id>` serves:
+// one model whose model_name is the flag's value itself, as with LiteLLM.
+func FromModelFlag(model string) (*Config, error) {
+	route, id, problem := parseModel(model)
+	if problem != "" {
+		return nil, &Errors{{Path: "--model", Msg: problem}}
+	}
+	return &Config{
+		Models:   []Model{{Name: model, Model: model, Route: route, BaseModel: id, ModelID: id}},
+		Settings: Settings{MaxRequestBytes: DefaultMaxRequestBytes},
+	}, nil
+}

@@ -1,0 +1,128 @@
+package config
+
+import "time"
+
+// This file is the one place that says which keys Strata understands. To
+// implement a LiteLLM key, add it here and read its typed value where the
+// feature lives; every key not listed is kept and warned about.
+
+// kind is the type a known key's value must have; conversion and range checks follow it.
+type kind int
+
+const (
+	kindString      kind = iota // any scalar, as text
+	kindSecret                  // any scalar, as text, held as a Secret
+	kindBool                    // true/false, or "true"/"false" from the environment
+	kindInt                     // a whole number
+	kindCount                   // a whole number >= 0
+	kindFloat                   // a number
+	kindNonNegative             // a number >= 0
+	kindPositive                // a number > 0
+	kindSeconds                 // a number >= 0 of seconds, read as a time.Duration
+	kindRegion                  // an AWS region name such as us-east-1
+	kindURL                     // an http or https URL
+	kindStop                    // a string or a list of strings
+)
+
+// settingsKeys lists, per settings section, the keys Strata implements and
+// their kinds. Adding a key here stops its warning and types its value in the
+// section's map; e.g. "routing_strategy": kindString under router_settings.
+var settingsKeys = map[string]map[string]kind{
+	"litellm_settings": {
+		"drop_params": kindBool,
+	},
+	"router_settings": {},
+	"general_settings": {
+		"max_request_size_mb": kindPositive,
+	},
+}
+
+// paramKinds types the inference parameters Strata knows in litellm_params.
+// Other keys are provider-specific parameters and pass through untyped.
+var paramKinds = map[string]kind{
+	"temperature":           kindFloat,
+	"top_p":                 kindFloat,
+	"presence_penalty":      kindFloat,
+	"frequency_penalty":     kindFloat,
+	"top_k":                 kindCount,
+	"max_tokens":            kindCount,
+	"max_completion_tokens": kindCount,
+	"n":                     kindCount,
+	"seed":                  kindInt,
+	"stop":                  kindStop,
+}
+
+// modelKey is a litellm_params key that is not an inference parameter.
+type modelKey struct {
+	kind kind
+	set  func(m *Model, v any) // stores the converted value
+}
+
+// modelKeys are the litellm_params keys never sent to Bedrock: credentials,
+// endpoints and routing. "model" and "custom_llm_provider" are read first, by
+// the model entry itself.
+var modelKeys = map[string]modelKey{
+	"aws_access_key_id":            {kindSecret, func(m *Model, v any) { m.AWS.AccessKeyID = v.(Secret) }},
+	"aws_secret_access_key":        {kindSecret, func(m *Model, v any) { m.AWS.SecretAccessKey = v.(Secret) }},
+	"aws_session_token":            {kindSecret, func(m *Model, v any) { m.AWS.SessionToken = v.(Secret) }},
+	"aws_web_identity_token":       {kindSecret, func(m *Model, v any) { m.AWS.WebIdentityToken = v.(Secret) }},
+	"aws_region_name":              {kindRegion, func(m *Model, v any) { m.AWS.Region = v.(string) }},
+	"aws_session_name":             {kindString, func(m *Model, v any) { m.AWS.SessionName = v.(string) }},
+	"aws_profile_name":             {kindString, func(m *Model, v any) { m.AWS.ProfileName = v.(string) }},
+	"aws_role_name":                {kindString, func(m *Model, v any) { m.AWS.RoleName = v.(string) }},
+	"aws_external_id":              {kindString, func(m *Model, v any) { m.AWS.ExternalID = v.(string) }},
+	"aws_sts_endpoint":             {kindURL, func(m *Model, v any) { m.AWS.STSEndpoint = v.(string) }},
+	"aws_bedrock_runtime_endpoint": {kindURL, func(m *Model, v any) { m.AWS.RuntimeEndpoint = v.(string) }},
+	"api_base":                     {kindURL, func(m *Model, v any) { m.AWS.RuntimeEndpoint = v.(string) }},
+	"model_id":                     {kindString, func(m *Model, v any) { m.ModelID = v.(string) }},
+
+	"rpm":            {kindCount, func(m *Model, v any) { m.Deployment.RPM = v.(int) }},
+	"tpm":            {kindCount, func(m *Model, v any) { m.Deployment.TPM = v.(int) }},
+	"weight":         {kindNonNegative, func(m *Model, v any) { m.Deployment.Weight = v.(float64) }},
+	"timeout":        {kindSeconds, func(m *Model, v any) { m.Deployment.Timeout = v.(time.Duration) }},
+	"stream_timeout": {kindSeconds, func(m *Model, v any) { m.Deployment.StreamTimeout = v.(time.Duration) }},
+	"max_retries":    {kindCount, setMaxRetries},
+	"num_retries":    {kindCount, setMaxRetries},
+}
+
+// unimplementedModelKeys are litellm_params keys LiteLLM itself consumes
+// (pricing, budgets, tags, other providers' auth...). They are never sent to
+// Bedrock; Strata warns about them and keeps them in Deployment.Ignored.
+var unimplementedModelKeys = map[string]bool{
+	"api_key":                             true,
+	"api_version":                         true,
+	"organization":                        true,
+	"region_name":                         true,
+	"input_cost_per_token":                true,
+	"output_cost_per_token":               true,
+	"input_cost_per_second":               true,
+	"output_cost_per_second":              true,
+	"cache_read_input_token_cost":         true,
+	"cache_creation_input_token_cost":     true,
+	"tags":                                true,
+	"order":                               true,
+	"mock_response":                       true,
+	"drop_params":                         true,
+	"additional_drop_params":              true,
+	"max_budget":                          true,
+	"budget_duration":                     true,
+	"litellm_credential_name":             true,
+	"max_file_size_mb":                    true,
+	"use_in_pass_through":                 true,
+	"merge_reasoning_content_in_choices":  true,
+	"configurable_clientside_auth_params": true,
+	"cache_control_injection_points":      true,
+	"metadata":                            true,
+	"guardrails":                          true,
+}
+
+// conflictingKeys are litellm_params keys that set the same thing; an entry may use one of each pair.
+var conflictingKeys = [][2]string{
+	{"aws_bedrock_runtime_endpoint", "api_base"},
+	{"max_retries", "num_retries"},
+}
+
+func setMaxRetries(m *Model, v any) {
+	n := v.(int)
+	m.Deployment.MaxRetries = &n
+}
