@@ -48,3 +48,11 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
 	return &openai.Error{Status: http.StatusNotFound, Type: openai.TypeNotFound, Code: "not_found",
 		Message: "no route for " + r.Method + " " + r.URL.Path + "; Strata serves /chat/completions, /models and /health (also under /v1)"}
 }
+
+func methodNotAllowed(allow string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return &openai.Error{Status: http.StatusMethodNotAllowed, Type: openai.TypeInvalidRequest, Code: "method_not_allowed",
+			Message: r.Method + " is not allowed on " + r.URL.Path + "; use " + allow}
+	}
+}

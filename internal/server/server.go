@@ -64,6 +64,7 @@ func (s *Server) routes() {
 	mux := http.NewServeMux()
 	for _, prefix := range []string{"", "/v1"} {
 		mux.Handle("POST "+prefix+"/chat/completions", s.handle(s.chatCompletions))
+		mux.Handle(prefix+"/chat/completions", s.handle(methodNotAllowed("POST")))
 		mux.Handle("GET "+prefix+"/models", s.handle(s.listModels))
 		mux.Handle("GET "+prefix+"/models/{model...}", s.handle(s.getModel))
 	}
