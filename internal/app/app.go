@@ -1,0 +1,244 @@
+// Package app wires Strata together: it parses the command line, loads the
+// config, builds every deployment's Bedrock client once, and runs the HTTP
+// servers until the context ends. It holds no request logic of its own.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/strata-gateway/strata/internal/bedrock"
+	"github.com/strata-gateway/strata/internal/config"
+	"github.com/strata-gateway/strata/internal/router"
+	"github.com/strata-gateway/strata/internal/server"
+	"github.com/strata-gateway/strata/internal/translate"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/app.Version=v1.2.3".
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// ErrUsage marks command-line mistakes; main exits with status 2 for them.
+var ErrUsage = errors.New("usage")
+
+const usage = `Strata: an OpenAI-compatible gateway for AWS Bedrock.
+
+Usage:
+  strata --config config.yaml [--host 0.0.0.0] [--port 4000]
+  strata --model bedrock/<model-id> [--host 0.0.0.0] [--port 4000]
+  strata demo [--port 4000]        the gateway in front of the built-in Bedrock emulator
+  strata emulator [--port 4001]    the Bedrock runtime emulator alone
+  strata --version
+
+Flags:
+`
+
+// Run runs the strata command with args (without the program name) until
+// ctx ends. Output for people goes to stdout; logs go to stderr.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "demo":
+			return runDemo(ctx, args[1:], stdout, stderr)
+		case "emulator":
+			return runEmulator(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fs := flag.NewFlagSet("strata", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "path to the LiteLLM-format config file")
+	model := fs.String("model", "", "serve one model with no config file: bedrock/<model-id>")
+	host := fs.String("host", "0.0.0.0", "address to listen on")
+	port := fs.Int("port", 4000, "port to listen on (0 picks a free one)")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprint(stdout, usage)
+			fs.PrintDefaults()
+			return nil
+		}
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "strata", version())
+		return nil
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q (see strata --help)", ErrUsage, fs.Arg(0))
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+
+	var cfg *config.Config
+	switch {
+	case *configPath != "" && *model != "":
+		return fmt.Errorf("%w: give --config or --model, not both", ErrUsage)
+	case *configPath != "":
+		cfg, err = config.Load(*configPath, os.LookupEnv)
+	case *model != "":
+		cfg, err = config.FromModelFlag(*model)
+	default:
+		return fmt.Errorf("%w: give --config config.yaml or --model bedrock/<model-id> (see strata --help)", ErrUsage)
+	}
+	if err != nil {
+		return err
+	}
+	return Serve(ctx, cfg, net.JoinHostPort(*host, strconv.Itoa(*port)), log)
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// Serve builds the gateway for cfg and serves it on addr until ctx ends.
+func Serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logger) error {
+	for k, v := range cfg.Environment {
+		if err := os.Setenv(k, v.Value()); err != nil {
+			return fmt.Errorf("environment_variables.%s: %w", k, err)
+		}
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	deployments, err := buildDeployments(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	rt := router.New(deployments)
+	srv := server.New(server.Options{
+		Router:          rt,
+		Logger:          log,
+		MaxRequestBytes: cfg.Settings.MaxRequestBytes,
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	log.Info("strata listening", "url", "http://"+ln.Addr().String(), "models", strings.Join(rt.Names(), ","), "version", version())
+	return serveUntilDone(ctx, ln, srv, log)
+}
+
+// serveUntilDone serves on ln until ctx ends, then stops accepting and lets
+// requests in flight finish for a while before cancelling them.
+func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: no new connections; waiting for requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		log.Warn("requests still in flight at the shutdown deadline were cancelled", "error", err.Error())
+		_ = hs.Close()
+	}
+	return nil
+}
+
+// buildDeployments makes every model entry ready to serve: credentials
+// providers, signers and HTTP clients are built here, once, never per request.
+func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]*router.Deployment, error) {
+	httpClient := &http.Client{Transport: bedrock.NewTransport()}
+	var errs []error
+	var out []*router.Deployment
+	seen := make(map[string]int)
+	for i, m := range cfg.Models {
+		where := fmt.Sprintf("%s: model_list[%d] (%s)", cfg.Path, i, m.Name)
+		if m.Line > 0 {
+			where = fmt.Sprintf("%s:%d: model_list[%d] (%s)", cfg.Path, m.Line, i, m.Name)
+		}
+		awsCfg, err := bedrock.LoadAWS(ctx, bedrock.Auth{
+			AccessKeyID:     m.AWS.AccessKeyID.Value(),
+			SecretAccessKey: m.AWS.SecretAccessKey.Value(),
+			SessionToken:    m.AWS.SessionToken.Value(),
+			Profile:         m.AWS.ProfileName,
+			Region:          m.AWS.Region,
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			continue
+		}
+		client, err := bedrock.NewClient(bedrock.ClientOptions{
+			Region:      awsCfg.Region,
+			Endpoint:    m.AWS.RuntimeEndpoint,
+			Credentials: awsCfg.Credentials,
+			HTTPClient:  httpClient,
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			continue
+		}
+		target, err := translate.NewChatTarget(m.BaseModel, m.Params, cfg.Settings.DropParams)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: litellm_params: %w", where, err))
+			continue
+		}
+		seen[m.Name]++
+		d := &router.Deployment{
+			Name:      m.Name,
+			ID:        fmt.Sprintf("%s#%d", m.Name, seen[m.Name]),
+			BaseModel: m.BaseModel,
+			ModelID:   m.ModelID,
+			Client:    client,
+			Chat:      target,
+		}
+		log.Debug("deployment ready", "deployment", d.ID, "bedrock_model", d.ModelID, "region", client.Region(), "endpoint", client.Endpoint())
+		out = append(out, d)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: model_list has no models to serve", cfg.Path)
+	}
+	return out, nil
+}

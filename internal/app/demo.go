@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+
+	"github.com/strata-gateway/strata/internal/config"
+	"github.com/strata-gateway/strata/internal/emulator"
+)
+
+// runEmulator serves the Bedrock runtime emulator alone.
+func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("strata emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host := fs.String("host", "127.0.0.1", "address to listen on")
+	port := fs.Int("port", 4001, "port to listen on (0 picks a free one)")
+	skipAuth := fs.Bool("skip-auth", false, "accept unsigned requests (load benchmarks only)")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	log, err := newLogger(stderr, *logFormat, "info")
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	em := emulator.New(emulator.Options{Keys: emulator.DemoKeys(), SkipAuth: *skipAuth, Logger: log})
+	log.Info("bedrock emulator listening", "url", "http://"+ln.Addr().String(),
+		"access_key_id", emulator.DemoAccessKeyID, "region", emulator.DemoRegion)
+	fmt.Fprintf(stdout, "Bedrock emulator on http://%s (region %s; it accepts AWS's documented example key pair, %s)\n", ln.Addr(), emulator.DemoRegion, emulator.DemoAccessKeyID)
+	return serveUntilDone(ctx, ln, em, log)
+}
+
+// demoModels are the models `strata demo` serves, one per common family.
+var demoModels = []struct{ name, model string }{
+	{"bedrock-claude", "anthropic.claude-3-5-sonnet-20240620-v1:0"},
+	{"bedrock-claude-haiku", "anthropic.claude-3-haiku-20240307-v1:0"},
+	{"bedrock-llama", "meta.llama3-70b-instruct-v1:0"},
+	{"bedrock-nova", "amazon.nova-pro-v1:0"},
+	{"bedrock-mistral", "mistral.mistral-large-2402-v1:0"},
+}
+
+// runDemo starts the emulator on a free local port and the gateway in front
+// of it: the whole path, signing included, with no AWS account.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("strata demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host := fs.String("host", "127.0.0.1", "address the gateway listens on")
+	port := fs.Int("port", 4000, "port the gateway listens on")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	log, err := newLogger(stderr, *logFormat, "info")
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	emLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	em := emulator.New(emulator.Options{Keys: emulator.DemoKeys(), Region: emulator.DemoRegion, Logger: log.With("component", "emulator")})
+	emDone := make(chan error, 1)
+	go func() { emDone <- serveUntilDone(ctx, emLn, em, log.With("component", "emulator")) }()
+
+	cfg := &config.Config{Path: "(demo)", Settings: config.Settings{}}
+	for _, m := range demoModels {
+		cfg.Models = append(cfg.Models, config.Model{
+			Name: m.name, Model: "bedrock/" + m.model, BaseModel: m.model, ModelID: m.model,
+			AWS: config.AWS{
+				AccessKeyID:     config.Secret(emulator.DemoAccessKeyID),
+				SecretAccessKey: config.Secret(emulator.DemoSecretAccessKey),
+				Region:          emulator.DemoRegion,
+				RuntimeEndpoint: "http://" + emLn.Addr().String(),
+			},
+		})
+	}
+	addr := net.JoinHostPort(*host, strconv.Itoa(*port))
+	fmt.Fprintf(stdout, `Strata demo: the gateway on http://%[1]s, in front of a local Bedrock emulator
+(requests are signed with SigV4 and verified; answers echo your last message).
+
+Try:
+  curl http://%[1]s/chat/completions -H 'Content-Type: application/json' \
+    -d '{"model": "bedrock-claude", "messages": [{"role": "user", "content": "what llm are you"}]}'
+
+  curl -N http://%[1]s/chat/completions -H 'Content-Type: application/json' \
+    -d '{"model": "bedrock-claude", "stream": true, "messages": [{"role": "user", "content": "Hello!"}]}'
+
+Models: `, addr)
+	for i, m := range demoModels {
+		if i > 0 {
+			fmt.Fprint(stdout, ", ")
+		}
+		fmt.Fprint(stdout, m.name)
+	}
+	fmt.Fprint(stdout, "\nPress Ctrl-C to stop.\n")
+	err = Serve(ctx, cfg, addr, log)
+	if emErr := <-emDone; err == nil {
+		err = emErr
+	}
+	return err
+}
