@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -27,67 +28,129 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	log := loggerFrom(r.Context(), s.log).With("model", req.Model, "deployment", d.ID)
-	call, err := translate.ConverseFromChat(&req, d.Chat)
-	if err != nil {
-		return err
-	}
-	translate.LogDropped(log, call.Dropped)
 	meta := translate.ResponseMeta{
 		ID:      "chatcmpl-" + rand.Text(),
 		Created: s.now().Unix(),
 		Model:   d.BaseModel,
-		Answer:  call.Answer,
 	}
-	if req.Stream {
-		includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
-		return s.streamChat(w, r, log, d, call, meta, includeUsage)
-	}
-	resp, err := d.Client.Converse(r.Context(), d.ModelID, call.Request)
+	answer, err := s.openChat(r.Context(), log, d, &req, meta)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, translate.ChatFromConverse(resp, meta))
-	return nil
+	if answer.completion != nil {
+		writeJSON(w, http.StatusOK, answer.completion)
+		return nil
+	}
+	defer answer.stream.Close()
+	return s.relayChunks(w, r, log, answer.stream)
 }
 
-// streamChat relays a ConverseStream as server-sent events. The upstream
-// stream is opened before any header is written, so an early failure still
-// gets a real status; after that, failures become an SSE error event.
-func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, log *slog.Logger, d *router.Deployment,
-	call *translate.ConverseCall, meta translate.ResponseMeta, includeUsage bool) error {
-	stream, err := d.Client.ConverseStream(r.Context(), d.ModelID, call.Request)
+// chatAnswer is a deployment's answer, opened but not yet written: a whole
+// completion, or a stream of chunks whose first event has not been read.
+type chatAnswer struct {
+	completion *openai.ChatCompletion
+	stream     chunkStream
+}
+
+// chunkStream yields a streamed answer's chunks.
+type chunkStream interface {
+	// Next hands the next chunks to emit. It returns io.EOF once the answer
+	// is complete, and an error if it broke off.
+	Next(emit func(*openai.ChatChunk) error) error
+	Close() error
+}
+
+// openChat translates the request for deployment d and calls Bedrock. It
+// writes nothing to the client, so a failure here can still be answered
+// with a real status (or retried elsewhere).
+func (s *Server) openChat(ctx context.Context, log *slog.Logger, d *router.Deployment, req *openai.ChatRequest, meta translate.ResponseMeta) (chatAnswer, error) {
+	call, err := translate.ConverseFromChat(req, d.Chat)
+	if err != nil {
+		return chatAnswer{}, err
+	}
+	translate.LogDropped(log, call.Dropped)
+	meta.Answer = call.Answer
+	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+	if !req.Stream || call.StreamFallback {
+		resp, err := d.Client.Converse(ctx, d.ModelID, call.Request)
+		if err != nil {
+			return chatAnswer{}, err
+		}
+		if req.Stream {
+			log.Debug("model cannot stream this request; replaying the whole answer as a stream")
+			return chatAnswer{stream: newReplayChunks(resp, translate.NewChatStream(meta, includeUsage))}, nil
+		}
+		return chatAnswer{completion: translate.ChatFromConverse(resp, meta)}, nil
+	}
+	stream, err := d.Client.ConverseStream(ctx, d.ModelID, call.Request)
+	if err != nil {
+		return chatAnswer{}, err
+	}
+	return chatAnswer{stream: &converseChunks{upstream: stream, tr: translate.NewChatStream(meta, includeUsage)}}, nil
+}
+
+// replayChunks streams a whole answer, one synthesized event at a time.
+type replayChunks struct {
+	events []*bedrock.StreamEvent
+	tr     *translate.ChatStream
+}
+
+func newReplayChunks(resp *bedrock.ConverseResponse, tr *translate.ChatStream) *replayChunks {
+	r := &replayChunks{tr: tr}
+	_ = translate.ReplayAsStream(resp, func(ev *bedrock.StreamEvent) error {
+		r.events = append(r.events, ev)
+		return nil
+	})
+	return r
+}
+
+func (r *replayChunks) Next(emit func(*openai.ChatChunk) error) error {
+	if len(r.events) == 0 {
+		return io.EOF
+	}
+	ev := r.events[0]
+	r.events = r.events[1:]
+	return r.tr.Event(ev, emit)
+}
+
+func (r *replayChunks) Close() error { return nil }
+
+// converseChunks translates a ConverseStream as it is read.
+type converseChunks struct {
+	upstream *bedrock.Stream
+	tr       *translate.ChatStream
+	ev       bedrock.StreamEvent
+}
+
+func (c *converseChunks) Next(emit func(*openai.ChatChunk) error) error {
+	err := c.upstream.Next(&c.ev)
+	if err == io.EOF && !c.tr.Done() {
+		return bedrock.ErrStreamTruncated
+	}
 	if err != nil {
 		return err
 	}
-	defer stream.Close()
+	return c.tr.Event(&c.ev, emit)
+}
 
+func (c *converseChunks) Close() error { return c.upstream.Close() }
+
+// relayChunks writes a streamed answer as server-sent events, flushing each.
+// Failures after the headers went out become an SSE error event.
+func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.Logger, stream chunkStream) error {
 	sse := newSSEWriter(w)
 	sse.start()
-	tr := translate.NewChatStream(meta, includeUsage)
-	emit := sse.chunk
-	var ev bedrock.StreamEvent
 	for {
-		err := stream.Next(&ev)
-		if err == io.EOF {
-			if !tr.Done() {
-				err = bedrock.ErrStreamTruncated
-			} else {
-				return sse.done()
-			}
-		}
+		err := stream.Next(sse.chunk)
 		if err == nil {
-			err = tr.Event(&ev, emit)
-			if err == nil {
-				continue
-			}
-			if sse.failed() {
-				// The client is gone: the deferred Close cancels Bedrock.
-				log.Info("client closed the stream", "error", err.Error())
-				return nil
-			}
+			continue
 		}
-		if r.Context().Err() != nil {
-			log.Info("client closed the stream")
+		if err == io.EOF {
+			return sse.done()
+		}
+		if sse.failed() || r.Context().Err() != nil {
+			// The client is gone; closing the stream cancels Bedrock.
+			log.Info("client closed the stream", "error", err.Error())
 			return nil
 		}
 		ce := clientError(err)

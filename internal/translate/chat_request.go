@@ -24,9 +24,12 @@ type ChatTarget struct {
 	// DropParams drops OpenAI parameters Bedrock cannot honour instead of
 	// refusing the request (litellm_settings.drop_params).
 	DropParams bool
+	// Caps is what the model can do on Converse.
+	Caps Capabilities
 
 	defaultInference bedrock.InferenceConfig
 	defaultExtra     map[string]json.RawMessage
+	guardrail        *bedrock.GuardrailConfig
 }
 
 // inferenceParams are the config/request keys that map to Converse's
@@ -39,7 +42,7 @@ var inferenceParams = map[string]bool{
 // gatewayParams are request keys the gateway itself acts on; they are never
 // forwarded to the model.
 var gatewayParams = map[string]bool{
-	"drop_params": true, "fallbacks": true, "num_retries": true, "timeout": true,
+	guardrailParam: true, "drop_params": true, "fallbacks": true, "num_retries": true, "timeout": true,
 	"stream_timeout": true, "context_window_fallbacks": true, "mock_testing_fallbacks": true,
 }
 
@@ -50,8 +53,17 @@ var gatewayParams = map[string]bool{
 // additionalModelRequestFields.
 func NewChatTarget(model string, defaults map[string]any, dropParams bool) (*ChatTarget, error) {
 	t := &ChatTarget{Model: model, DropParams: dropParams}
+	t.Caps, _ = CapabilitiesOf(model)
 	for _, k := range slices.Sorted(maps.Keys(defaults)) {
 		v := defaults[k]
+		if k == guardrailParam {
+			g, err := guardrailFromValue(v)
+			if err != nil {
+				return nil, err
+			}
+			t.guardrail = g
+			continue
+		}
 		if !inferenceParams[k] {
 			raw, err := json.Marshal(v)
 			if err != nil {
@@ -135,6 +147,10 @@ type ConverseCall struct {
 	Dropped []Dropped
 	// Answer says how to read Bedrock's answer to this request.
 	Answer AnswerShape
+	// StreamFallback: the client asked for a stream the model cannot give
+	// (no ConverseStream, or no tool use while streaming), so the answer is
+	// fetched whole and replayed as a stream (see ReplayAsStream).
+	StreamFallback bool
 }
 
 // ConverseFromChat turns an OpenAI chat request into a Converse request for
@@ -184,9 +200,31 @@ func ConverseFromChat(req *openai.ChatRequest, target *ChatTarget) (*ConverseCal
 		return nil, err
 	}
 	out.ToolConfig = plan.config
+	caps := target.Caps
+	if plan.config != nil && !caps.Tools {
+		param := "tools"
+		if len(req.Tools) == 0 && len(req.Functions) == 0 {
+			param = "response_format"
+		}
+		return nil, openai.InvalidRequest(param, "Bedrock model %s does not support tool use on Converse, which %s needs", target.Model, param)
+	}
 	if err := convertMessages(req.Messages, out, plan.config != nil); err != nil {
 		return nil, err
 	}
+	if err := checkMedia(out.Messages, caps, target.Model); err != nil {
+		return nil, err
+	}
+	if len(out.System) > 0 && !caps.System {
+		dropped = append(dropped, mergeSystemIntoFirstUserTurn(out)...)
+	}
+	guardrail, err := guardrailFromRequest(req, target)
+	if err != nil {
+		return nil, err
+	}
+	if guardrail != nil && !caps.Guardrails {
+		return nil, openai.InvalidRequest(guardrailParam, "Bedrock model %s does not support guardrails on Converse", target.Model)
+	}
+	out.GuardrailConfig = guardrail
 	ic, err := inferenceFromChat(req, target)
 	if err != nil {
 		return nil, err
@@ -210,7 +248,12 @@ func ConverseFromChat(req *openai.ChatRequest, target *ChatTarget) (*ConverseCal
 		}
 		out.AdditionalModelRequestFields = raw
 	}
-	return &ConverseCall{Request: out, Dropped: dropped, Answer: AnswerShape{JSONTool: plan.jsonTool, JSONWrapped: plan.jsonWrapped}}, nil
+	return &ConverseCall{
+		Request:        out,
+		Dropped:        dropped,
+		Answer:         AnswerShape{JSONTool: plan.jsonTool, JSONWrapped: plan.jsonWrapped},
+		StreamFallback: req.Stream && (!caps.Stream || (plan.config != nil && !caps.StreamTools)),
+	}, nil
 }
 
 // neutralValue reports whether an unsupported parameter carries the value

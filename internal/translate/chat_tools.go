@@ -239,17 +239,8 @@ func applyReasoningEffort(effort string, model string, fields map[string]json.Ra
 // for "anthropic.claude-...", "us.anthropic.claude-..." (inference profiles)
 // and model ARNs.
 func ModelFamily(model string) string {
-	if i := strings.LastIndexByte(model, '/'); i >= 0 {
-		model = model[i+1:]
-	}
-	parts := strings.SplitN(model, ".", 3)
-	if len(parts) >= 3 {
-		switch parts[0] {
-		case "us", "eu", "apac", "global", "us-gov", "ca", "jp", "au":
-			return parts[1]
-		}
-	}
-	return parts[0]
+	family, _, _ := strings.Cut(baseModelID(model), ".")
+	return family
 }
 
 func reasoningBlock(tb openai.ThinkingBlock, field string) (bedrock.ContentBlock, error) {

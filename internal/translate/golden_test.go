@@ -162,6 +162,9 @@ func runCase(t *testing.T, c *goldenCase) {
 		if len(call.Dropped) > 0 {
 			c.expect(t, "dropped.json", indentJSON(t, call.Dropped))
 		}
+		if call.StreamFallback {
+			c.expect(t, "stream_fallback", "true\n")
+		}
 		meta.Answer = call.Answer
 	}
 	if s, ok := c.sections["bedrock.response.json"]; ok {
@@ -170,6 +173,7 @@ func runCase(t *testing.T, c *goldenCase) {
 			t.Fatalf("bedrock.response.json: %v", err)
 		}
 		c.expect(t, "openai.response.json", indentJSON(t, translate.ChatFromConverse(&resp, meta)))
+		c.expect(t, "openai.replay.sse", replayStream(t, &resp, meta))
 	}
 	if s, ok := c.sections["bedrock.stream"]; ok {
 		frames := encodeStream(t, s)
@@ -258,6 +262,24 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	copy(p, r.data[:n])
 	r.data = r.data[n:]
 	return n, nil
+}
+
+// replayStream renders the answer as the stream a model that cannot stream
+// gives the client.
+func replayStream(t *testing.T, resp *bedrock.ConverseResponse, meta translate.ResponseMeta) string {
+	t.Helper()
+	tr := translate.NewChatStream(meta, true)
+	var out strings.Builder
+	emit := func(c *openai.ChatChunk) error {
+		raw, err := json.Marshal(c)
+		fmt.Fprintf(&out, "data: %s\n", raw)
+		return err
+	}
+	err := translate.ReplayAsStream(resp, func(ev *bedrock.StreamEvent) error { return tr.Event(ev, emit) })
+	if err != nil || !tr.Done() {
+		t.Fatalf("replay: %v (done %v)", err, tr.Done())
+	}
+	return out.String()
 }
 
 // runStream decodes frames and translates them, rendering what a client
