@@ -1,0 +1,85 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/strata-gateway/strata/internal/bedrock"
+)
+
+// serveConverse answers POST /model/{modelId}/converse with one JSON body.
+func (e *Emulator) serveConverse(x *exchange) error {
+	resp, _, err := e.prepareConverse(x, false)
+	if err != nil {
+		return err
+	}
+	if resp.Metrics == nil {
+		resp.Metrics = x.latency(e.now())
+	}
+	body, err := json.Marshal(resp)
+	if err != nil {
+		return fmt.Errorf("emulator: encode converse response: %w", err)
+	}
+	x.w.Header().Set("Content-Type", "application/json")
+	x.started = true
+	x.w.WriteHeader(http.StatusOK)
+	_, err = x.w.Write(body)
+	return err
+}
+
+// serveConverseStream answers POST /model/{modelId}/converse-stream with an eventstream.
+func (e *Emulator) serveConverseStream(x *exchange) error {
+	resp, fault, err := e.prepareConverse(x, true)
+	if err != nil {
+		return err
+	}
+	return e.streamResponse(x, streamEvents(resp), fault)
+}
+
+// prepareConverse does what both Converse operations share: parse and validate
+// the body, let a fault act, and produce the answer (scripted or echoed). A
+// stream fault is returned for the stream to apply.
+func (e *Emulator) prepareConverse(x *exchange, streaming bool) (bedrock.ConverseResponse, *Fault, error) {
+	req, err := decodeConverse(x.body)
+	if err != nil {
+		return bedrock.ConverseResponse{}, nil, err
+	}
+	x.call.Converse = req
+	if err := validateConverse(x.call.ModelID, req); err != nil {
+		return bedrock.ConverseResponse{}, nil, err
+	}
+	streamFault, err := e.admit(x, streaming)
+	if err != nil {
+		return bedrock.ConverseResponse{}, nil, err
+	}
+	if s, ok := e.takeScript(x.call.ModelID); ok {
+		return completeScripted(s.Response, req), streamFault, nil
+	}
+	return echoResponse(req), streamFault, nil
+}
+
+// admit runs once a request is valid: it takes the next matching fault, records
+// the call, and waits or fails as the fault says. Any operation uses it between
+// validating a request and answering it.
+func (e *Emulator) admit(x *exchange, streaming bool) (*Fault, error) {
+	fault, faulted := e.takeFault(x.call.ModelID, streaming)
+	if !faulted {
+		e.commit(x, http.StatusOK, nil)
+		return nil, nil
+	}
+	x.call.Fault = fault.Kind
+	if apiErr, ok := fault.apiError(); ok {
+		e.commit(x, apiErr.status, apiErr)
+		if err := sleep(x.r.Context(), fault.Delay); err != nil {
+			return nil, err
+		}
+		return nil, apiErr
+	}
+	e.commit(x, http.StatusOK, nil)
+	if fault.streamOnly() {
+		return &fault, nil
+	}
+	// A slow answer: wait, then answer normally.
+	return nil, sleep(x.r.Context(), fault.Delay)
+}
