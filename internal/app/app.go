@@ -20,6 +20,7 @@ import (
 
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/config"
+	"github.com/strata-gateway/strata/internal/fetch"
 	"github.com/strata-gateway/strata/internal/router"
 	"github.com/strata-gateway/strata/internal/server"
 	"github.com/strata-gateway/strata/internal/translate"
@@ -149,6 +150,10 @@ func Serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		Router:          rt,
 		Logger:          log,
 		MaxRequestBytes: cfg.Settings.MaxRequestBytes,
+		Fetcher: fetch.New(fetch.Options{
+			AllowedHosts:      cfg.Settings.URLAllowedHosts,
+			DisableValidation: cfg.Settings.URLValidationOff,
+		}),
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

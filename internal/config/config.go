@@ -86,6 +86,12 @@ type Deployment struct {
 type Settings struct {
 	DropParams      bool  // litellm_settings.drop_params
 	MaxRequestBytes int64 // general_settings.max_request_size_mb in bytes; DefaultMaxRequestBytes when unset
+	// URLAllowedHosts (litellm_settings.user_url_allowed_hosts) are hosts
+	// image URLs may name even when they resolve to private addresses.
+	URLAllowedHosts []string
+	// URLValidationOff (litellm_settings.user_url_validation: false) turns
+	// the address checks on image URLs off.
+	URLValidationOff bool
 	// The sections as written, os.environ/ resolved, for features that come
 	// later. Implemented keys hold their typed value; credential-looking
 	// strings of the others are Secrets.

@@ -129,6 +129,17 @@ func (d *decoder) parse(data []byte) *Config {
 	if v, ok := cfg.Settings.LiteLLM["drop_params"].(bool); ok {
 		cfg.Settings.DropParams = v
 	}
+	switch hosts := cfg.Settings.LiteLLM["user_url_allowed_hosts"].(type) {
+	case string:
+		cfg.Settings.URLAllowedHosts = []string{hosts}
+	case []any:
+		for _, h := range hosts {
+			cfg.Settings.URLAllowedHosts = append(cfg.Settings.URLAllowedHosts, h.(string))
+		}
+	}
+	if v, ok := cfg.Settings.LiteLLM["user_url_validation"].(bool); ok {
+		cfg.Settings.URLValidationOff = !v
+	}
 	if mb, ok := cfg.Settings.General["max_request_size_mb"].(float64); ok {
 		cfg.Settings.MaxRequestBytes = int64(mb * (1 << 20))
 	}

@@ -29,7 +29,9 @@ const (
 // section's map; e.g. "routing_strategy": kindString under router_settings.
 var settingsKeys = map[string]map[string]kind{
 	"litellm_settings": {
-		"drop_params": kindBool,
+		"drop_params":            kindBool,
+		"user_url_allowed_hosts": kindStop,
+		"user_url_validation":    kindBool,
 	},
 	"router_settings": {},
 	"general_settings": {

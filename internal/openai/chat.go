@@ -179,6 +179,16 @@ type ImageURL struct {
 	URL    string `json:"url"`
 	Detail string `json:"detail,omitempty"`
 	Format string `json:"format,omitempty"`
+
+	// Fetched holds the image an http(s) URL pointed at, downloaded by the
+	// server before translation.
+	Fetched *FetchedImage `json:"-"`
+}
+
+// FetchedImage is a downloaded image and its media type.
+type FetchedImage struct {
+	MediaType string
+	Data      []byte
 }
 
 // UnmarshalJSON accepts both {"url": ...} and a bare URL string, as LiteLLM does.

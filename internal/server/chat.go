@@ -27,6 +27,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.fetchRemoteImages(r.Context(), &req); err != nil {
+		return err
+	}
 	log := loggerFrom(r.Context(), s.log).With("model", req.Model, "deployment", d.ID)
 	meta := translate.ResponseMeta{
 		ID:      "chatcmpl-" + rand.Text(),

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/strata-gateway/strata/internal/fetch"
 	"github.com/strata-gateway/strata/internal/router"
 )
 
@@ -21,6 +22,9 @@ type Options struct {
 	Now             func() time.Time
 	// Ready reports whether the gateway can serve; nil means always.
 	Ready func(ctx context.Context) error
+	// Fetcher downloads images named by URL; nil means the defaults (public
+	// addresses only).
+	Fetcher *fetch.Fetcher
 }
 
 // Server serves the OpenAI-compatible API.
@@ -30,6 +34,7 @@ type Server struct {
 	maxBytes int64
 	now      func() time.Time
 	ready    func(ctx context.Context) error
+	fetcher  *fetch.Fetcher
 	created  int64
 	mux      *http.ServeMux
 }
@@ -45,6 +50,10 @@ func New(opts Options) *Server {
 		maxBytes: opts.MaxRequestBytes,
 		now:      opts.Now,
 		ready:    opts.Ready,
+		fetcher:  opts.Fetcher,
+	}
+	if s.fetcher == nil {
+		s.fetcher = fetch.New(fetch.Options{})
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

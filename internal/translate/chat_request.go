@@ -458,6 +458,13 @@ func contentPartBlock(p openai.ContentPart, field string) (*bedrock.ContentBlock
 		if p.ImageURL == nil || p.ImageURL.URL == "" {
 			return nil, openai.InvalidRequest(field+".image_url", "%s: image_url.url is required", field)
 		}
+		if f := p.ImageURL.Fetched; f != nil {
+			format, ok := ImageFormat(f.MediaType, f.Data)
+			if !ok {
+				return nil, openai.InvalidRequest(field+".image_url.url", "%s: the image URL served %q; Bedrock takes png, jpeg, gif and webp", field, f.MediaType)
+			}
+			return &bedrock.ContentBlock{Image: &bedrock.ImageBlock{Format: format, Source: bedrock.ImageSource{Bytes: f.Data}}}, nil
+		}
 		img, err := imageBlockFromURL(p.ImageURL.URL, field)
 		if err != nil {
 			return nil, err
