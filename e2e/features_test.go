@@ -243,11 +243,11 @@ func TestImageURLGuard(t *testing.T) {
 	g := startGateway(t, seedConfig(endpoint)+fmt.Sprintf("litellm_settings:\n  user_url_allowed_hosts: [%q]\n", allowed), seedEnv...)
 
 	for _, u := range []string{
-		internal.URL + "/a.png",                        // loopback, not allowed
+		internal.URL + "/a.png",                         // loopback, not allowed
 		"http://169.254.169.254/latest/meta-data/x.png", // instance metadata
-		"http://10.0.0.7/a.png",                        // private
-		"http://[::1]:9/a.png",                         // IPv6 loopback
-		redirector.URL + "/hop.png",                    // allowed host redirecting to a forbidden one
+		"http://10.0.0.7/a.png",                         // private
+		"http://[::1]:9/a.png",                          // IPv6 loopback
+		redirector.URL + "/hop.png",                     // allowed host redirecting to a forbidden one
 	} {
 		t.Run(u, func(t *testing.T) {
 			body := fmt.Sprintf(`{"model":"bedrock-claude","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":%q}}]}]}`, u)
