@@ -193,6 +193,9 @@ func ConverseFromChat(req *openai.ChatRequest, target *ChatTarget) (*ConverseCal
 	if req.User != "" {
 		dropped = append(dropped, Dropped{"user", "not sent to Bedrock"})
 	}
+	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls {
+		dropped = append(dropped, Dropped{"parallel_tool_calls", "Converse has no switch to forbid parallel tool calls; the model may still call several tools in one turn"})
+	}
 
 	out := &bedrock.ConverseRequest{}
 	plan, err := toolConfigFromChat(req)
