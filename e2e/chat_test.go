@@ -267,3 +267,31 @@ func TestModelsAndHealth(t *testing.T) {
 		}
 	}
 }
+
+// strata --model serves one model with no config file, its model string
+// doubling as the model name; credentials and endpoint come from the
+// environment as the AWS SDKs read it.
+func TestModelFlag(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	g := startStrata(t, []string{
+		"AWS_ACCESS_KEY_ID=" + testAccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + testSecretKey,
+		"AWS_REGION=" + testRegion,
+		"AWS_ENDPOINT_URL_BEDROCK_RUNTIME=" + endpoint,
+	}, "--model", "bedrock/anthropic.claude-3-haiku-20240307-v1:0")
+	client := g.client()
+	resp, err := client.Chat.Completions.New(ctxTimeout(t), openai.ChatCompletionNewParams{
+		Model:    "bedrock/anthropic.claude-3-haiku-20240307-v1:0",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello there")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Choices[0].Message.Content != "echo: hello there" {
+		t.Errorf("content %q", resp.Choices[0].Message.Content)
+	}
+	call := lastCall(t, em)
+	if call.ModelID != "anthropic.claude-3-haiku-20240307-v1:0" || call.AccessKeyID != testAccessKey || call.Region != testRegion {
+		t.Errorf("emulator got model %q key %q region %q", call.ModelID, call.AccessKeyID, call.Region)
+	}
+}

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/config"
 	"github.com/strata-gateway/strata/internal/fetch"
@@ -214,7 +216,7 @@ func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger)
 		}
 		client, err := bedrock.NewClient(bedrock.ClientOptions{
 			Region:      awsCfg.Region,
-			Endpoint:    m.AWS.RuntimeEndpoint,
+			Endpoint:    runtimeEndpoint(m.AWS.RuntimeEndpoint, awsCfg),
 			Credentials: awsCfg.Credentials,
 			HTTPClient:  httpClient,
 		})
@@ -246,4 +248,20 @@ func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger)
 		return nil, fmt.Errorf("%s: model_list has no models to serve", cfg.Path)
 	}
 	return out, nil
+}
+
+// runtimeEndpoint picks the Bedrock runtime endpoint the way the AWS SDKs
+// do: the model's own setting, then AWS_ENDPOINT_URL_BEDROCK_RUNTIME, then
+// AWS_ENDPOINT_URL (loaded into the SDK config), else the regional default.
+func runtimeEndpoint(configured string, awsCfg aws.Config) string {
+	if configured != "" {
+		return configured
+	}
+	if v := os.Getenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME"); v != "" {
+		return v
+	}
+	if awsCfg.BaseEndpoint != nil {
+		return *awsCfg.BaseEndpoint
+	}
+	return ""
 }
