@@ -295,3 +295,17 @@ func TestModelFlag(t *testing.T) {
 		t.Errorf("emulator got model %q key %q region %q", call.ModelID, call.AccessKeyID, call.Region)
 	}
 }
+
+// `strata demo`, the README's first command: the gateway in front of the
+// built-in emulator answers the seed's curl with no AWS account.
+func TestDemo(t *testing.T) {
+	g := startStrata(t, nil, "demo")
+	status, raw, _ := g.post(t, "/chat/completions", `{"model": "bedrock-claude", "messages": [{"role": "user", "content": "what llm are you"}]}`)
+	if status != http.StatusOK || !strings.Contains(string(raw), `"content":"echo: what llm are you"`) {
+		t.Fatalf("status %d: %s", status, raw)
+	}
+	status, raw, _ = g.post(t, "/chat/completions", `{"model": "bedrock-llama", "stream": true, "messages": [{"role": "user", "content": "Hello!"}]}`)
+	if status != http.StatusOK || !strings.HasSuffix(strings.TrimSpace(string(raw)), "data: [DONE]") {
+		t.Fatalf("stream: status %d: %s", status, raw)
+	}
+}

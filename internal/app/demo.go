@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 
@@ -13,25 +14,52 @@ import (
 	"github.com/strata-gateway/strata/internal/emulator"
 )
 
+// subcommand holds the flags every subcommand shares: where to listen and
+// how to log.
+type subcommand struct {
+	fs        *flag.FlagSet
+	host      *string
+	port      *int
+	logFormat *string
+	logLevel  *string
+}
+
+func newSubcommand(name string, port int, stderr io.Writer) *subcommand {
+	fs := flag.NewFlagSet("strata "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &subcommand{
+		fs:        fs,
+		host:      fs.String("host", "127.0.0.1", "address to listen on"),
+		port:      fs.Int("port", port, "port to listen on (0 picks a free one)"),
+		logFormat: fs.String("log-format", "text", "log format: text or json"),
+		logLevel:  fs.String("log-level", "info", "log level: debug, info, warn or error"),
+	}
+}
+
+// parse reads args; help is true when --help was asked for (and printed).
+func (c *subcommand) parse(args []string, stderr io.Writer) (addr string, log *slog.Logger, help bool, err error) {
+	if err := c.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", nil, true, nil
+		}
+		return "", nil, false, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	log, err = newLogger(stderr, *c.logFormat, *c.logLevel)
+	if err != nil {
+		return "", nil, false, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	return net.JoinHostPort(*c.host, strconv.Itoa(*c.port)), log, false, nil
+}
+
 // runEmulator serves the Bedrock runtime emulator alone.
 func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("strata emulator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	host := fs.String("host", "127.0.0.1", "address to listen on")
-	port := fs.Int("port", 4001, "port to listen on (0 picks a free one)")
-	skipAuth := fs.Bool("skip-auth", false, "accept unsigned requests (load benchmarks only)")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", ErrUsage, err)
+	cmd := newSubcommand("emulator", 4001, stderr)
+	skipAuth := cmd.fs.Bool("skip-auth", false, "accept unsigned requests (load benchmarks only)")
+	addr, log, help, err := cmd.parse(args, stderr)
+	if help || err != nil {
+		return err
 	}
-	log, err := newLogger(stderr, *logFormat, "info")
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUsage, err)
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -54,20 +82,9 @@ var demoModels = []struct{ name, model string }{
 // runDemo starts the emulator on a free local port and the gateway in front
 // of it: the whole path, signing included, with no AWS account.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("strata demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	host := fs.String("host", "127.0.0.1", "address the gateway listens on")
-	port := fs.Int("port", 4000, "port the gateway listens on")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", ErrUsage, err)
-	}
-	log, err := newLogger(stderr, *logFormat, "info")
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUsage, err)
+	addr, log, help, err := newSubcommand("demo", 4000, stderr).parse(args, stderr)
+	if help || err != nil {
+		return err
 	}
 	emLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -89,7 +106,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			},
 		})
 	}
-	addr := net.JoinHostPort(*host, strconv.Itoa(*port))
 	fmt.Fprintf(stdout, `Strata demo: the gateway on http://%[1]s, in front of a local Bedrock emulator
 (requests are signed with SigV4 and verified; answers echo your last message).
 
