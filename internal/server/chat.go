@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/openai"
@@ -174,10 +173,8 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error
 		}
 		return fmt.Errorf("read request body: %w", err)
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.Contains(ct, "json") {
-		return &openai.Error{Status: http.StatusUnsupportedMediaType, Type: openai.TypeInvalidRequest,
-			Message: "Content-Type must be application/json, got " + ct}
-	}
+	// The body must be JSON whatever Content-Type says: curl -d sends
+	// form-urlencoded by default, and LiteLLM accepts that too.
 	if len(bytes.TrimSpace(body)) == 0 {
 		return openai.InvalidRequest("", "request body is empty; send a JSON object")
 	}
