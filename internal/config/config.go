@@ -92,6 +92,11 @@ type Settings struct {
 	// URLValidationOff (litellm_settings.user_url_validation: false) turns
 	// the address checks on image URLs off.
 	URLValidationOff bool
+	// Routing is router_settings (and its litellm_settings twins), typed.
+	Routing Routing
+	// HealthCheckUpstream (general_settings.health_check_upstream) makes
+	// GET /health send every deployment a one-token request.
+	HealthCheckUpstream bool
 	// The sections as written, os.environ/ resolved, for features that come
 	// later. Implemented keys hold their typed value; credential-looking
 	// strings of the others are Secrets.

@@ -198,6 +198,7 @@ func TestLoadGood(t *testing.T) {
 				Settings: Settings{
 					DropParams:      true,
 					MaxRequestBytes: 1572864,
+					Routing:         Routing{Strategy: "least-busy"},
 					LiteLLM: map[string]any{
 						"drop_params":      true,
 						"success_callback": []any{"langfuse"},
@@ -223,7 +224,6 @@ func TestLoadGood(t *testing.T) {
 					"testdata/settings.good.yaml:23: model_list[1].guardrails is not implemented by Strata and is ignored",
 					"testdata/settings.good.yaml:27: litellm_settings.success_callback is not implemented by Strata and is ignored",
 					"testdata/settings.good.yaml:28: litellm_settings.cache_params is not implemented by Strata and is ignored",
-					"testdata/settings.good.yaml:33: router_settings.routing_strategy is not implemented by Strata and is ignored",
 					"testdata/settings.good.yaml:34: router_settings.redis_url is not implemented by Strata and is ignored",
 					"testdata/settings.good.yaml:38: general_settings.master_key is not implemented by Strata and is ignored",
 					"testdata/settings.good.yaml:39: general_settings.database_url is not implemented by Strata and is ignored",

@@ -27,6 +27,7 @@ type decoder struct {
 	errs     Errors
 	warnings []warning
 	warned   map[string]bool // ignored keys already warned about, by path without indexes
+	lines    map[string]int  // line of each implemented settings key, by path
 }
 
 type warning struct {
@@ -143,6 +144,10 @@ func (d *decoder) parse(data []byte) *Config {
 	if mb, ok := cfg.Settings.General["max_request_size_mb"].(float64); ok {
 		cfg.Settings.MaxRequestBytes = int64(mb * (1 << 20))
 	}
+	if v, ok := cfg.Settings.General["health_check_upstream"].(bool); ok {
+		cfg.Settings.HealthCheckUpstream = v
+	}
+	cfg.Settings.Routing = d.routing(cfg)
 	return cfg
 }
 
@@ -169,6 +174,10 @@ func (d *decoder) section(f field) map[string]any {
 	out := make(map[string]any, len(fields))
 	for _, s := range fields {
 		if k, ok := implemented[s.key]; ok {
+			if d.lines == nil {
+				d.lines = map[string]int{}
+			}
+			d.lines[s.path] = s.line
 			if v, ok := d.convert(s.node, s.path, k); ok {
 				out[s.key] = v
 			}
@@ -718,6 +727,8 @@ func (d *decoder) convert(n *yaml.Node, path string, k kind) (any, bool) {
 		}
 		d.errorf(line, path, "must be a string or a list of strings, got %s", describeNode(n))
 		return nil, false
+	case kindFallbacks:
+		return d.fallbacks(n, path)
 	}
 	panic(fmt.Sprintf("config: kind %d has no conversion", k))
 }

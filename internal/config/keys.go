@@ -22,6 +22,7 @@ const (
 	kindRegion                  // an AWS region name such as us-east-1
 	kindURL                     // an http or https URL
 	kindStop                    // a string or a list of strings
+	kindFallbacks               // a list of {model_name: [model_name, ...]}, read as []Fallback
 )
 
 // settingsKeys lists, per settings section, the keys Strata implements and
@@ -29,13 +30,32 @@ const (
 // section's map; e.g. "routing_strategy": kindString under router_settings.
 var settingsKeys = map[string]map[string]kind{
 	"litellm_settings": {
-		"drop_params":            kindBool,
-		"user_url_allowed_hosts": kindStop,
-		"user_url_validation":    kindBool,
+		"drop_params":              kindBool,
+		"user_url_allowed_hosts":   kindStop,
+		"user_url_validation":      kindBool,
+		"num_retries":              kindCount,
+		"request_timeout":          kindSeconds,
+		"fallbacks":                kindFallbacks,
+		"context_window_fallbacks": kindFallbacks,
+		"content_policy_fallbacks": kindFallbacks,
 	},
-	"router_settings": {},
+	"router_settings": {
+		"routing_strategy":         kindString,
+		"num_retries":              kindCount,
+		"allowed_fails":            kindCount,
+		"cooldown_time":            kindSeconds,
+		"disable_cooldowns":        kindBool,
+		"retry_after":              kindSeconds,
+		"timeout":                  kindSeconds,
+		"stream_timeout":           kindSeconds,
+		"stream_idle_timeout":      kindSeconds, // Strata's own: silence allowed between stream events
+		"fallbacks":                kindFallbacks,
+		"context_window_fallbacks": kindFallbacks,
+		"content_policy_fallbacks": kindFallbacks,
+	},
 	"general_settings": {
-		"max_request_size_mb": kindPositive,
+		"max_request_size_mb":   kindPositive,
+		"health_check_upstream": kindBool, // Strata's own: GET /health calls every deployment
 	},
 }
 

@@ -1,0 +1,210 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Routing is how requests are spread over the deployments of a model_name
+// and how failures are ridden out: router_settings, with the
+// litellm_settings equivalents LiteLLM also reads. A key set in
+// router_settings wins over its litellm_settings twin.
+type Routing struct {
+	// Strategy is routing_strategy as Strata runs it: simple-shuffle (when
+	// unset), least-busy, latency-based-routing or usage-based-routing.
+	Strategy     string
+	NumRetries   *int           // num_retries; nil = unset
+	AllowedFails *int           // allowed_fails: failures per minute before a cooldown; nil = unset
+	CooldownTime *time.Duration // cooldown_time; nil = unset
+	// DisableCooldowns (disable_cooldowns) keeps failing deployments in rotation.
+	DisableCooldowns bool
+	RetryAfter       *time.Duration // retry_after: the first backoff before a retry; nil = unset
+	// Timeout bounds one call to Bedrock, a whole stream included
+	// (router_settings.timeout or litellm_settings.request_timeout); 0 = unset.
+	Timeout time.Duration
+	// StreamTimeout bounds the wait for a stream's first token; 0 = unset.
+	StreamTimeout time.Duration
+	// StreamIdleTimeout bounds the silence between two events of a stream
+	// (router_settings.stream_idle_timeout, a Strata key); 0 = unset.
+	StreamIdleTimeout time.Duration
+
+	Fallbacks              []Fallback // fallbacks: after retries fail
+	ContextWindowFallbacks []Fallback // context_window_fallbacks: on a context-length error
+	ContentPolicyFallbacks []Fallback // content_policy_fallbacks: on a guardrail or content-filter error
+}
+
+// Fallback is one entry of a fallbacks list: when Model fails, the model
+// names in To are tried in order.
+type Fallback struct {
+	Model string // a model_name, or "*" for every model without its own entry
+	To    []string
+
+	line int
+	path string
+}
+
+// Routing strategies by the name a config gives them, to the name Strata runs.
+var routingStrategies = map[string]string{
+	"simple-shuffle":         "simple-shuffle",
+	"least-busy":             "least-busy",
+	"latency-based-routing":  "latency-based-routing",
+	"usage-based-routing":    "usage-based-routing",
+	"usage-based-routing-v2": "usage-based-routing",
+}
+
+// unimplementedStrategies are LiteLLM strategies Strata does not have: a
+// config naming one still starts, on simple-shuffle, with a warning.
+var unimplementedStrategies = map[string]bool{
+	"cost-based-routing": true,
+	"lar1":               true,
+}
+
+// fallbackKeys are the settings keys that hold fallback lists.
+var fallbackKeys = []string{"fallbacks", "context_window_fallbacks", "content_policy_fallbacks"}
+
+// fallbacks reads a fallbacks list: [{"bedrock-claude": ["bedrock-llama"]}].
+// A target may also be a single string.
+func (d *decoder) fallbacks(n *yaml.Node, path string) ([]Fallback, bool) {
+	const want = `must be a list of {model_name: [fallback model_names]} mappings, e.g. [{"bedrock-claude": ["bedrock-llama"]}]`
+	dn := deref(n)
+	if isNull(dn) {
+		return nil, false
+	}
+	if dn.Kind != yaml.SequenceNode {
+		d.errorf(n.Line, path, "%s, got %s", want, describeNode(dn))
+		return nil, false
+	}
+	// Entries that are fine are kept even when others are not, so their
+	// model names are checked too.
+	var out []Fallback
+	for i, item := range dn.Content {
+		itemPath := fmt.Sprintf("%s[%d]", path, i)
+		if deref(item).Kind != yaml.MappingNode {
+			d.errorf(item.Line, itemPath, "%s, got %s", want, describeNode(item))
+			continue
+		}
+		fields, _ := d.mapping(item, itemPath)
+		for _, f := range fields {
+			to, good := d.fallbackTargets(f)
+			if !good {
+				continue
+			}
+			out = append(out, Fallback{Model: f.key, To: to, line: f.line, path: f.path})
+		}
+	}
+	return out, out != nil
+}
+
+func (d *decoder) fallbackTargets(f field) ([]string, bool) {
+	n := deref(f.node)
+	if n.Kind == yaml.ScalarNode {
+		s, ok := d.str(f.node, f.path)
+		return []string{s}, ok && s != ""
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(f.line, f.path, "must be a list of model_names to try in order, got %s", describeNode(n))
+		return nil, false
+	}
+	if len(n.Content) == 0 {
+		d.errorf(f.line, f.path, "names no model to fall back to")
+		return nil, false
+	}
+	to := make([]string, 0, len(n.Content))
+	ok := true
+	for i, c := range n.Content {
+		s, good := d.str(c, fmt.Sprintf("%s[%d]", f.path, i))
+		if !good || s == "" {
+			ok = false
+			continue
+		}
+		to = append(to, s)
+	}
+	return to, ok
+}
+
+// routing reads the typed routing settings and checks what depends on the
+// rest of the file: strategy names and fallback model names.
+func (d *decoder) routing(cfg *Config) Routing {
+	litellm, router := cfg.Settings.LiteLLM, cfg.Settings.Router
+	var r Routing
+	if s, ok := router["routing_strategy"].(string); ok {
+		r.Strategy = d.strategy(s)
+	}
+	r.NumRetries = firstOf[int](router["num_retries"], litellm["num_retries"])
+	r.AllowedFails = firstOf[int](router["allowed_fails"])
+	r.CooldownTime = firstOf[time.Duration](router["cooldown_time"])
+	r.RetryAfter = firstOf[time.Duration](router["retry_after"])
+	if b, ok := router["disable_cooldowns"].(bool); ok {
+		r.DisableCooldowns = b
+	}
+	if p := firstOf[time.Duration](router["timeout"], litellm["request_timeout"]); p != nil {
+		r.Timeout = *p
+	}
+	if p := firstOf[time.Duration](router["stream_timeout"]); p != nil {
+		r.StreamTimeout = *p
+	}
+	if p := firstOf[time.Duration](router["stream_idle_timeout"]); p != nil {
+		r.StreamIdleTimeout = *p
+	}
+	lists := []*[]Fallback{&r.Fallbacks, &r.ContextWindowFallbacks, &r.ContentPolicyFallbacks}
+	for i, key := range fallbackKeys {
+		if p := firstOf[[]Fallback](router[key], litellm[key]); p != nil {
+			*lists[i] = *p
+		}
+	}
+	d.checkFallbackNames(cfg.Models, litellm, router)
+	return r
+}
+
+// strategy maps a routing_strategy to the one Strata runs.
+func (d *decoder) strategy(s string) string {
+	if name, ok := routingStrategies[s]; ok {
+		return name
+	}
+	line := d.lines["router_settings.routing_strategy"]
+	if unimplementedStrategies[s] {
+		d.warnf(line, "router_settings.routing_strategy: %s is not implemented by Strata; simple-shuffle is used", s)
+		return "simple-shuffle"
+	}
+	d.errorf(line, "router_settings.routing_strategy", "unknown strategy %q; want one of %s", s, strings.Join(slices.Sorted(maps.Keys(routingStrategies)), ", "))
+	return ""
+}
+
+// checkFallbackNames reports fallback entries that name a model_name the
+// file does not serve: a typo there would only show when Bedrock fails.
+func (d *decoder) checkFallbackNames(models []Model, sections ...map[string]any) {
+	served := make(map[string]bool, len(models))
+	for _, m := range models {
+		served[m.Name] = true
+	}
+	for _, section := range sections {
+		for _, key := range fallbackKeys {
+			list, _ := section[key].([]Fallback)
+			for _, fb := range list {
+				if fb.Model != "*" && !served[fb.Model] {
+					d.errorf(fb.line, fb.path, "%q is not a model_name in model_list", fb.Model)
+				}
+				for i, to := range fb.To {
+					if !served[to] {
+						d.errorf(fb.line, fmt.Sprintf("%s[%d]", fb.path, i), "%q is not a model_name in model_list", to)
+					}
+				}
+			}
+		}
+	}
+}
+
+// firstOf returns the first value that holds a T.
+func firstOf[T any](values ...any) *T {
+	for _, v := range values {
+		if t, ok := v.(T); ok {
+			return &t
+		}
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package config
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestRoutingSettings(t *testing.T) {
+	cfg, err := Load("testdata/routing.good.yaml", nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	r := cfg.Settings.Routing
+	if r.Strategy != "usage-based-routing" {
+		t.Errorf("Strategy = %q, want usage-based-routing (v2 is the same strategy)", r.Strategy)
+	}
+	if got := valueOf(r.NumRetries); got != 2 {
+		t.Errorf("NumRetries = %v, want router_settings' 2 over litellm_settings' 5", got)
+	}
+	if got := valueOf(r.AllowedFails); got != 1 {
+		t.Errorf("AllowedFails = %v, want 1", got)
+	}
+	if got := valueOf(r.CooldownTime); got != 30*time.Second {
+		t.Errorf("CooldownTime = %v, want 30s", got)
+	}
+	if got := valueOf(r.RetryAfter); got != 250*time.Millisecond {
+		t.Errorf("RetryAfter = %v, want 250ms", got)
+	}
+	if r.Timeout != 120*time.Second || r.StreamTimeout != 10*time.Second || r.StreamIdleTimeout != 20*time.Second {
+		t.Errorf("timeouts = %v/%v/%v, want 2m0s/10s/20s", r.Timeout, r.StreamTimeout, r.StreamIdleTimeout)
+	}
+	wantLists := map[string][][2]any{
+		"fallbacks":                {{"bedrock-claude", []string{"bedrock-llama"}}, {"*", []string{"bedrock-claude"}}},
+		"context_window_fallbacks": {{"bedrock-claude", []string{"bedrock-claude-long", "bedrock-llama"}}},
+		"content_policy_fallbacks": {{"bedrock-claude", []string{"bedrock-llama"}}},
+	}
+	gotLists := map[string][]Fallback{
+		"fallbacks":                r.Fallbacks,
+		"context_window_fallbacks": r.ContextWindowFallbacks,
+		"content_policy_fallbacks": r.ContentPolicyFallbacks,
+	}
+	for key, want := range wantLists {
+		var got [][2]any
+		for _, fb := range gotLists[key] {
+			got = append(got, [2]any{fb.Model, fb.To})
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %v, want %v", key, got, want)
+		}
+	}
+	if !cfg.Settings.HealthCheckUpstream {
+		t.Error("HealthCheckUpstream is off")
+	}
+	for _, w := range cfg.Warnings {
+		t.Errorf("unexpected warning: %s", w)
+	}
+	m := cfg.Models[0].Deployment
+	if m.RPM != 600 || m.Weight != 2 {
+		t.Errorf("deployment 0: rpm %d weight %v", m.RPM, m.Weight)
+	}
+}
+
+func TestRoutingSettingsBad(t *testing.T) {
+	_, err := Load("testdata/routing.bad.yaml", nil)
+	want := `testdata/routing.bad.yaml:8: litellm_settings.fallbacks: must be a list of {model_name: [fallback model_names]} mappings, e.g. [{"bedrock-claude": ["bedrock-llama"]}], got a mapping
+testdata/routing.bad.yaml:9: litellm_settings.num_retries: must be a whole number >= 0, got -1
+testdata/routing.bad.yaml:12: router_settings.routing_strategy: unknown strategy "round-robin"; want one of latency-based-routing, least-busy, simple-shuffle, usage-based-routing, usage-based-routing-v2
+testdata/routing.bad.yaml:13: router_settings.cooldown_time: must be a number of seconds >= 0, got "soon"
+testdata/routing.bad.yaml:14: router_settings.fallbacks[1]: must be a list of {model_name: [fallback model_names]} mappings, e.g. [{"bedrock-claude": ["bedrock-llama"]}], got a string
+testdata/routing.bad.yaml:14: router_settings.fallbacks[0].bedrock-claud: "bedrock-claud" is not a model_name in model_list
+testdata/routing.bad.yaml:14: router_settings.fallbacks[0].bedrock-claud[0]: "bedrock-llama" is not a model_name in model_list
+testdata/routing.bad.yaml:15: router_settings.context_window_fallbacks[0].bedrock-claude: names no model to fall back to`
+	if err == nil {
+		t.Fatalf("Load succeeded, want:\n%s", want)
+	}
+	if got := err.Error(); got != want {
+		t.Errorf("Load errors:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestUnimplementedStrategyWarns(t *testing.T) {
+	cfg, err := Parse([]byte(`model_list:
+  - model_name: m
+    litellm_params: {model: bedrock/anthropic.claude-3-haiku-20240307-v1:0}
+router_settings:
+  routing_strategy: cost-based-routing
+`), "c.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Settings.Routing.Strategy != "simple-shuffle" {
+		t.Errorf("Strategy = %q, want simple-shuffle", cfg.Settings.Routing.Strategy)
+	}
+	want := []string{"c.yaml:5: router_settings.routing_strategy: cost-based-routing is not implemented by Strata; simple-shuffle is used"}
+	if !reflect.DeepEqual(cfg.Warnings, want) {
+		t.Errorf("warnings %q, want %q", cfg.Warnings, want)
+	}
+}
