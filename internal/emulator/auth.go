@@ -47,9 +47,9 @@ func (e *Emulator) authenticate(x *exchange) error {
 	if parseErr != nil {
 		return parseErr
 	}
-	key, ok := e.opts.Keys[auth.accessKeyID]
-	if !ok {
-		return newAPIError("UnrecognizedClientException", "")
+	key, err := e.bedrockKey(auth.accessKeyID)
+	if err != nil {
+		return err
 	}
 	token := x.r.Header.Get("X-Amz-Security-Token")
 	if key.SessionToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(key.SessionToken)) != 1 {

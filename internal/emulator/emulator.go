@@ -33,6 +33,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock tells the time for signature expiry; nil means time.Now.
 	Clock func() time.Time
+	// STS configures the STS endpoint served at the root path.
+	STS STSOptions
 }
 
 // Key is the secret half of an access key.
@@ -83,6 +85,8 @@ type Emulator struct {
 	calls   []Call
 	scripts []Script
 	faults  []*queuedFault
+
+	sts stsState
 }
 
 // New returns an Emulator configured by opts.
@@ -109,6 +113,7 @@ func (e *Emulator) Reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.calls, e.scripts, e.faults = nil, nil, nil
+	e.sts.reset()
 }
 
 // operation is one route under /model/{modelId}. Adding InvokeModel means adding
@@ -146,10 +151,15 @@ func (x *exchange) latency(now time.Time) *bedrock.Metrics {
 	return &bedrock.Metrics{LatencyMs: max(1, now.Sub(x.start).Milliseconds())}
 }
 
-// ServeHTTP answers the Bedrock runtime routes, and the unsigned control API under /_emulator/.
+// ServeHTTP answers the Bedrock runtime routes, STS at the root path, and the
+// unsigned control API under /_emulator/.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, controlPrefix) {
 		e.serveControl(w, r)
+		return
+	}
+	if isSTSRequest(r) {
+		e.serveSTS(w, r)
 		return
 	}
 	x := &exchange{w: w, r: r, start: e.now()}
