@@ -1,6 +1,9 @@
 package translate
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Capabilities say what a model can do through the Converse API, from
 // Bedrock's "Supported models and model features" table. Translation adapts
@@ -47,7 +50,8 @@ var modelCapabilities = []struct {
 	{"anthropic.claude", capsAll},
 
 	{"cohere.command-r", Capabilities{Converse: true, Stream: true, System: true, Documents: true, Tools: true, StreamTools: true}},
-	{"cohere.command", capsInvokeOnly},
+	{"cohere.command-text", capsInvokeOnly},
+	{"cohere.command-light-text", capsInvokeOnly},
 
 	{"deepseek.r1", capsTextOnly},
 	{"deepseek.", capsToolsNoStr},
@@ -99,4 +103,174 @@ func baseModelID(model string) string {
 		}
 	}
 	return model
+}
+
+// API is the OpenAI endpoint a Bedrock model serves.
+type API string
+
+const (
+	APIChat       API = "chat"
+	APIEmbeddings API = "embeddings"
+	APIImages     API = "images"
+)
+
+// Path is the endpoint's path, for messages that tell a client where to go.
+func (a API) Path() string {
+	switch a {
+	case APIEmbeddings:
+		return "/v1/embeddings"
+	case APIImages:
+		return "/v1/images/generations"
+	}
+	return "/v1/chat/completions"
+}
+
+// Native names a model-native InvokeModel body format Strata speaks.
+type Native string
+
+// The native formats. Chat formats build a prompt or a messages body from
+// the conversation; embedding and image formats carry their inputs.
+const (
+	NativeAnthropic     Native = "anthropic-messages"
+	NativeLlama2        Native = "llama2-prompt"
+	NativeLlama3        Native = "llama3-prompt"
+	NativeMistral       Native = "mistral-prompt"
+	NativeTitanText     Native = "titan-text"
+	NativeCohereCommand Native = "cohere-command"
+	NativeJurassic2     Native = "ai21-jurassic2"
+
+	NativeTitanEmbedV1    Native = "titan-embed-text-v1"
+	NativeTitanEmbedV2    Native = "titan-embed-text-v2"
+	NativeTitanEmbedImage Native = "titan-embed-image"
+	NativeCohereEmbedV3   Native = "cohere-embed-v3"
+	NativeCohereEmbedV4   Native = "cohere-embed-v4"
+	NativeNovaEmbed       Native = "nova-multimodal-embed"
+
+	NativeStabilitySDXL  Native = "stability-sdxl"
+	NativeStabilityImage Native = "stability-image"
+	NativeTitanImage     Native = "titan-image"
+	NativeNovaCanvas     Native = "nova-canvas"
+)
+
+// Family is how Strata serves a family of Bedrock models: the endpoint it
+// answers on, whether Bedrock serves its chat through Converse, and the
+// native InvokeModel format Strata speaks for it, if any.
+type Family struct {
+	Name string // as people call it, for messages
+	API  API
+	// Converse: Bedrock serves the family's chat on Converse. Chat families
+	// without it go through InvokeModel; embedding and image models always do.
+	Converse bool
+	// Native is the InvokeModel body format; "" when Strata has none.
+	Native Native
+	// NativeStream: InvokeModelWithResponseStream serves the native format.
+	NativeStream bool
+}
+
+// modelFamilies is matched by prefix like modelCapabilities, against the id
+// with any cross-region prefix or ARN path removed; the first match wins.
+// A provider row ("anthropic.") catches models released after this table.
+var modelFamilies = []struct {
+	prefix string
+	family Family
+}{
+	{"ai21.j2", Family{Name: "AI21 Jurassic-2", API: APIChat, Native: NativeJurassic2}},
+	{"ai21.", Family{Name: "AI21 Jamba", API: APIChat, Converse: true}},
+
+	{"amazon.titan-embed-text-v1", Family{Name: "Amazon Titan Text Embeddings", API: APIEmbeddings, Native: NativeTitanEmbedV1}},
+	{"amazon.titan-embed-g1-text", Family{Name: "Amazon Titan Text Embeddings", API: APIEmbeddings, Native: NativeTitanEmbedV1}},
+	{"amazon.titan-embed-text-v2", Family{Name: "Amazon Titan Text Embeddings V2", API: APIEmbeddings, Native: NativeTitanEmbedV2}},
+	{"amazon.titan-embed-image", Family{Name: "Amazon Titan Multimodal Embeddings", API: APIEmbeddings, Native: NativeTitanEmbedImage}},
+	{"amazon.nova-2-multimodal-embeddings", Family{Name: "Amazon Nova Multimodal Embeddings", API: APIEmbeddings, Native: NativeNovaEmbed}},
+	{"amazon.titan-image-generator", Family{Name: "Amazon Titan Image Generator", API: APIImages, Native: NativeTitanImage}},
+	{"amazon.nova-canvas", Family{Name: "Amazon Nova Canvas", API: APIImages, Native: NativeNovaCanvas}},
+	{"amazon.titan-text", Family{Name: "Amazon Titan Text", API: APIChat, Converse: true, Native: NativeTitanText, NativeStream: true}},
+	{"amazon.titan-tg1", Family{Name: "Amazon Titan Text", API: APIChat, Converse: true, Native: NativeTitanText, NativeStream: true}},
+	{"amazon.", Family{Name: "Amazon Nova", API: APIChat, Converse: true}},
+
+	{"anthropic.", Family{Name: "Anthropic Claude", API: APIChat, Converse: true, Native: NativeAnthropic, NativeStream: true}},
+
+	{"cohere.embed-v4", Family{Name: "Cohere Embed v4", API: APIEmbeddings, Native: NativeCohereEmbedV4}},
+	{"cohere.embed", Family{Name: "Cohere Embed v3", API: APIEmbeddings, Native: NativeCohereEmbedV3}},
+	{"cohere.command-text", Family{Name: "Cohere Command", API: APIChat, Native: NativeCohereCommand, NativeStream: true}},
+	{"cohere.command-light-text", Family{Name: "Cohere Command Light", API: APIChat, Native: NativeCohereCommand, NativeStream: true}},
+	{"cohere.", Family{Name: "Cohere Command R", API: APIChat, Converse: true}},
+
+	{"deepseek.", Family{Name: "DeepSeek", API: APIChat, Converse: true}},
+
+	{"meta.llama2", Family{Name: "Meta Llama 2", API: APIChat, Converse: true, Native: NativeLlama2, NativeStream: true}},
+	{"meta.llama3", Family{Name: "Meta Llama 3", API: APIChat, Converse: true, Native: NativeLlama3, NativeStream: true}},
+	{"meta.", Family{Name: "Meta Llama", API: APIChat, Converse: true}},
+
+	{"mistral.mistral-7b", Family{Name: "Mistral", API: APIChat, Converse: true, Native: NativeMistral, NativeStream: true}},
+	{"mistral.mixtral", Family{Name: "Mistral", API: APIChat, Converse: true, Native: NativeMistral, NativeStream: true}},
+	{"mistral.mistral-large-2402", Family{Name: "Mistral", API: APIChat, Converse: true, Native: NativeMistral, NativeStream: true}},
+	{"mistral.mistral-small-2402", Family{Name: "Mistral", API: APIChat, Converse: true, Native: NativeMistral, NativeStream: true}},
+	{"mistral.", Family{Name: "Mistral", API: APIChat, Converse: true}},
+
+	{"openai.", Family{Name: "OpenAI gpt-oss", API: APIChat, Converse: true}},
+	{"qwen.", Family{Name: "Qwen", API: APIChat, Converse: true}},
+	{"writer.", Family{Name: "Writer Palmyra", API: APIChat, Converse: true}},
+
+	{"stability.stable-diffusion-xl", Family{Name: "Stability SDXL", API: APIImages, Native: NativeStabilitySDXL}},
+	{"stability.sd3", Family{Name: "Stability Stable Diffusion 3", API: APIImages, Native: NativeStabilityImage}},
+	{"stability.stable-image-core", Family{Name: "Stability Stable Image Core", API: APIImages, Native: NativeStabilityImage}},
+	{"stability.stable-image-ultra", Family{Name: "Stability Stable Image Ultra", API: APIImages, Native: NativeStabilityImage}},
+	{"stability.", Family{Name: "Stability", API: APIImages}},
+}
+
+// FamilyOf returns the family of model. known is false for a provider
+// prefix Strata has never heard of: such a model is served as chat through
+// Converse, and Bedrock has the last word.
+func FamilyOf(model string) (f Family, known bool) {
+	id := baseModelID(model)
+	for _, m := range modelFamilies {
+		if strings.HasPrefix(id, m.prefix) {
+			return m.family, true
+		}
+	}
+	return Family{Name: "unknown provider", API: APIChat, Converse: true}, false
+}
+
+// Routes a deployment may take to Bedrock.
+const (
+	RouteConverse = "converse"
+	RouteInvoke   = "invoke"
+)
+
+// Route decides how a deployment of model reaches Bedrock, honouring the
+// route forced in its config ("bedrock/converse/<id>", "bedrock/invoke/<id>";
+// "" lets the family decide). The error says why a forced route cannot work
+// and what to write instead; warning is set for models Strata does not know.
+func Route(model, forced string) (f Family, route, warning string, err error) {
+	f, known := FamilyOf(model)
+	if !known {
+		provider, _, _ := strings.Cut(baseModelID(model), ".")
+		warning = fmt.Sprintf("Strata does not know the Bedrock provider %q of model %s; serving it as chat through the Converse API", provider, model)
+	}
+	if f.API != APIChat {
+		switch {
+		case f.Native == "":
+			return f, "", warning, fmt.Errorf("%s is a %s model whose InvokeModel body Strata does not know; it cannot be served", model, f.Name)
+		case forced == RouteConverse:
+			return f, "", warning, fmt.Errorf("%s is a %s model (%s), which Bedrock serves only through InvokeModel; write bedrock/%s", model, f.Name, f.API.Path(), model)
+		}
+		return f, RouteInvoke, warning, nil
+	}
+	switch forced {
+	case RouteConverse:
+		if !f.Converse {
+			return f, "", warning, fmt.Errorf("Bedrock's Converse API does not serve chat for %s (%s); write bedrock/%s or bedrock/invoke/%s", model, f.Name, model, model)
+		}
+		return f, RouteConverse, warning, nil
+	case RouteInvoke:
+		if f.Native == "" {
+			return f, "", warning, fmt.Errorf("Strata has no InvokeModel body for %s (%s); write bedrock/%s to use the Converse API", model, f.Name, model)
+		}
+		return f, RouteInvoke, warning, nil
+	}
+	if f.Converse {
+		return f, RouteConverse, warning, nil
+	}
+	return f, RouteInvoke, warning, nil
 }
