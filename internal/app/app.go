@@ -198,17 +198,25 @@ func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger)
 	var errs []error
 	var out []*router.Deployment
 	seen := make(map[string]int)
+	awsCredentials := bedrock.NewCredentialStore(log)
 	for i, m := range cfg.Models {
 		where := fmt.Sprintf("%s: model_list[%d] (%s)", cfg.Path, i, m.Name)
 		if m.Line > 0 {
 			where = fmt.Sprintf("%s:%d: model_list[%d] (%s)", cfg.Path, m.Line, i, m.Name)
 		}
-		awsCfg, err := bedrock.LoadAWS(ctx, bedrock.Auth{
-			AccessKeyID:     m.AWS.AccessKeyID.Value(),
-			SecretAccessKey: m.AWS.SecretAccessKey.Value(),
-			SessionToken:    m.AWS.SessionToken.Value(),
-			Profile:         m.AWS.ProfileName,
-			Region:          m.AWS.Region,
+		// Named as the deployment will be, so credential logs match request logs.
+		entry := fmt.Sprintf("%s#%d", m.Name, seen[m.Name]+1)
+		awsCfg, err := awsCredentials.Load(ctx, entry, bedrock.Auth{
+			AccessKeyID:      m.AWS.AccessKeyID.Value(),
+			SecretAccessKey:  m.AWS.SecretAccessKey.Value(),
+			SessionToken:     m.AWS.SessionToken.Value(),
+			Profile:          m.AWS.ProfileName,
+			Region:           m.AWS.Region,
+			RoleARN:          m.AWS.RoleName,
+			SessionName:      m.AWS.SessionName,
+			ExternalID:       m.AWS.ExternalID,
+			WebIdentityToken: m.AWS.WebIdentityToken.Value(),
+			STSEndpoint:      m.AWS.STSEndpoint,
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))

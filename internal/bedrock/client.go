@@ -67,7 +67,9 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		now = time.Now
 	}
 	creds := opts.Credentials
-	if _, cached := creds.(*aws.CredentialsCache); !cached {
+	switch creds.(type) {
+	case *aws.CredentialsCache, *refreshingCredentials: // caches already
+	default:
 		creds = aws.NewCredentialsCache(creds)
 	}
 	return &Client{
