@@ -127,6 +127,8 @@ type operation struct {
 var operations = []operation{
 	{name: "Converse", suffix: "/converse", serve: (*Emulator).serveConverse},
 	{name: "ConverseStream", suffix: "/converse-stream", serve: (*Emulator).serveConverseStream},
+	{name: "InvokeModel", suffix: "/invoke", serve: (*Emulator).serveInvoke},
+	{name: "InvokeModelWithResponseStream", suffix: "/invoke-with-response-stream", serve: (*Emulator).serveInvokeStream},
 }
 
 const (
