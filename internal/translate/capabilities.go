@@ -251,9 +251,9 @@ func Route(model, forced string) (f Family, route, warning string, err error) {
 	if f.API != APIChat {
 		switch {
 		case f.Native == "":
-			return f, "", warning, fmt.Errorf("%s is a %s model whose InvokeModel body Strata does not know; it cannot be served", model, f.Name)
+			return f, "", warning, fmt.Errorf("%s (%s) serves %s, but Strata does not know its InvokeModel body; it cannot be served", model, f.Name, f.API.Path())
 		case forced == RouteConverse:
-			return f, "", warning, fmt.Errorf("%s is a %s model (%s), which Bedrock serves only through InvokeModel; write bedrock/%s", model, f.Name, f.API.Path(), model)
+			return f, "", warning, fmt.Errorf("%s (%s) serves %s, which Bedrock offers only through InvokeModel; write bedrock/%s", model, f.Name, f.API.Path(), model)
 		}
 		return f, RouteInvoke, warning, nil
 	}

@@ -152,7 +152,7 @@ func EmbedFromRequest(req *openai.EmbeddingRequest, target *EmbedTarget) (*Embed
 	plan.Inputs = len(in.Texts)
 	for first := 0; first < len(in.Texts); first += target.codec.batch {
 		texts := in.Texts[first:min(first+target.codec.batch, len(in.Texts))]
-		body, err := json.Marshal(target.codec.body(texts, dims, params))
+		body, err := marshalBody(target.codec.body(texts, dims, params))
 		if err != nil {
 			return nil, openai.InvalidRequest("", "provider-specific parameters are not valid JSON: %v", err)
 		}

@@ -207,7 +207,7 @@ func ImagesFromRequest(req *openai.ImageRequest, target *ImageTarget) (*ImagePla
 			s := (*seed + int64(k)) % (codec.seedMax + 1)
 			c.seed = &s
 		}
-		body, err := json.Marshal(codec.body(c))
+		body, err := marshalBody(codec.body(c))
 		if err != nil {
 			return nil, openai.InvalidRequest("", "provider-specific parameters are not valid JSON: %v", err)
 		}

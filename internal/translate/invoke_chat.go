@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -120,11 +121,23 @@ func InvokeFromChat(req *openai.ChatRequest, target *InvokeTarget) (*InvokeCall,
 	if err := mergeParams(body, call.Request.AdditionalModelRequestFields, target.codec); err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(body)
+	raw, err := marshalBody(body)
 	if err != nil {
 		return nil, fmt.Errorf("translate: encode %s body: %w", target.Native, err)
 	}
 	return &InvokeCall{Body: raw, Stream: stream, StreamFallback: call.StreamFallback, Dropped: dropped}, nil
+}
+
+// marshalBody encodes a native body as JSON, leaving the prompt formats'
+// markers ("<|eot_id|>", "<s>") as they are rather than \u-escaped.
+func marshalBody(body any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func dropParamsRequested(req *openai.ChatRequest) bool {
@@ -171,12 +184,13 @@ type conversation struct {
 
 type turn struct {
 	role   string // user | assistant
-	text   string
-	images []*bedrock.ImageBlock
+	text   string // the text blocks joined by newlines
+	blocks []bedrock.ContentBlock
 }
 
-// conversationFrom flattens each turn's blocks: text joined by newlines,
-// images kept apart. Reasoning and cache points have no place in a prompt.
+// conversationFrom keeps each turn's text and images, in order, and its
+// text joined by newlines for the prompt formats. Reasoning and cache
+// points have no place in a native body.
 func conversationFrom(req *bedrock.ConverseRequest) *conversation {
 	c := &conversation{}
 	var sys []string
@@ -193,8 +207,9 @@ func conversationFrom(req *bedrock.ConverseRequest) *conversation {
 			switch {
 			case b.Text != nil:
 				texts = append(texts, *b.Text)
+				t.blocks = append(t.blocks, b)
 			case b.Image != nil:
-				t.images = append(t.images, b.Image)
+				t.blocks = append(t.blocks, b)
 			}
 		}
 		t.text = strings.Join(texts, "\n")
@@ -241,12 +256,13 @@ func anthropicBody(c *conversation, ic *bedrock.InferenceConfig, _ bool) (map[st
 	msgs := make([]message, 0, len(c.turns))
 	for _, t := range c.turns {
 		m := message{Role: t.role}
-		for _, img := range t.images {
-			m.Content = append(m.Content, block{Type: "image", Source: &source{Type: "base64", MediaType: "image/" + img.Format,
-				Data: base64.StdEncoding.EncodeToString(img.Source.Bytes)}})
-		}
-		if t.text != "" {
-			m.Content = append(m.Content, block{Type: "text", Text: t.text})
+		for _, b := range t.blocks {
+			if b.Image != nil {
+				m.Content = append(m.Content, block{Type: "image", Source: &source{Type: "base64", MediaType: "image/" + b.Image.Format,
+					Data: base64.StdEncoding.EncodeToString(b.Image.Source.Bytes)}})
+				continue
+			}
+			m.Content = append(m.Content, block{Type: "text", Text: *b.Text})
 		}
 		msgs = append(msgs, m)
 	}
