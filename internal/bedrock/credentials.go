@@ -1,6 +1,7 @@
 package bedrock
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -273,12 +274,25 @@ func stsClient(cfg aws.Config, creds aws.CredentialsProvider, endpoint string) *
 // value, which may be the token.
 func webIdentityTokenSource(value string) (stscreds.IdentityTokenRetriever, error) {
 	if info, err := os.Stat(value); err == nil && info.Mode().IsRegular() {
-		return stscreds.IdentityTokenFile(value), nil
+		return tokenFile(value), nil
 	}
 	if strings.ContainsAny(value, `/\`) {
 		return nil, errors.New("aws_web_identity_token looks like a file path, but no such file exists")
 	}
 	return inlineToken(value), nil
+}
+
+// tokenFile is a web identity token file, read at every renewal. Unlike
+// stscreds.IdentityTokenFile it trims surrounding whitespace: a token saved
+// with `echo` ends in a newline that STS would reject as a malformed token.
+type tokenFile string
+
+func (f tokenFile) GetIdentityToken() ([]byte, error) {
+	b, err := os.ReadFile(string(f))
+	if err != nil {
+		return nil, fmt.Errorf("read aws_web_identity_token file: %w", err)
+	}
+	return bytes.TrimSpace(b), nil
 }
 
 // inlineToken is a web identity token given in the config itself.

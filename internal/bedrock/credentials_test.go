@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 )
 
 const (
@@ -93,11 +91,11 @@ func TestAuthNeverPrintsSecrets(t *testing.T) {
 
 func TestWebIdentityTokenSource(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(file, []byte(unitJWT), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(unitJWT+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	src, err := webIdentityTokenSource(file)
-	if _, isFile := src.(stscreds.IdentityTokenFile); err != nil || !isFile {
+	if _, isFile := src.(tokenFile); err != nil || !isFile {
 		t.Fatalf("a token file: %T, %v", src, err)
 	}
 	if got, _ := src.GetIdentityToken(); string(got) != unitJWT {
