@@ -76,7 +76,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	showVersion := fs.Bool("version", false, "print the version and exit")
-	shutdownTimeout := fs.Duration("shutdown-timeout", DefaultShutdownTimeout, "on SIGINT or SIGTERM, how long requests in flight may take to finish before they are cancelled")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
