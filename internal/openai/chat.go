@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // ChatRequest is the body of POST /chat/completions. Fields OpenAI defines
@@ -134,8 +135,8 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 		*c = Content{}
 		return nil
 	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := unquote(b)
+		if err != nil {
 			return err
 		}
 		*c = Content{Text: &s}
@@ -243,8 +244,8 @@ func (s *StringOrList) UnmarshalJSON(b []byte) error {
 		*s = nil
 		return nil
 	case len(b) > 0 && b[0] == '"':
-		var one string
-		if err := json.Unmarshal(b, &one); err != nil {
+		one, err := unquote(b)
+		if err != nil {
 			return err
 		}
 		*s = StringOrList{one}
@@ -358,17 +359,14 @@ var ignoredParams = map[string]bool{
 // UnmarshalJSON decodes the typed fields and sorts every other key into
 // Unsupported, Ignored or Extra.
 func (r *ChatRequest) UnmarshalJSON(b []byte) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
 	type plain ChatRequest
 	if err := json.Unmarshal(b, (*plain)(r)); err != nil {
 		return err
 	}
-	for k, v := range raw {
+	// b is a valid object (or null) now; a second full decode into a map
+	// would cost as much again, so only its keys are walked.
+	return eachMember(b, chatRequestFields, func(k string, v json.RawMessage) {
 		switch {
-		case chatRequestFields[k]:
 		case unsupportedParams[k]:
 			if r.Unsupported == nil {
 				r.Unsupported = make(map[string]json.RawMessage)
@@ -385,8 +383,133 @@ func (r *ChatRequest) UnmarshalJSON(b []byte) error {
 			}
 			r.Extra[k] = v
 		}
+	})
+}
+
+// eachMember calls fn for every member of the JSON object b whose key is
+// not in known, with a copy of its raw value, as decoding into
+// map[string]json.RawMessage would give it. b must be valid JSON: an
+// object, or null, which has no members.
+func eachMember(b []byte, known map[string]bool, fn func(key string, value json.RawMessage)) error {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil
+	}
+	i = skipSpace(b, i+1)
+	for i < len(b) && b[i] != '}' {
+		end := skipString(b, i)
+		rawKey := b[i:end]
+		i = skipSpace(b, end)
+		i = skipSpace(b, i+1) // the colon
+		vEnd := skipValue(b, i)
+		value := b[i:vEnd]
+		i = skipSpace(b, vEnd)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+		var key string
+		if plain, ok := plainKey(rawKey); ok {
+			if known[string(plain)] {
+				continue // the common case, without allocating
+			}
+			key = string(plain)
+		} else if err := json.Unmarshal(rawKey, &key); err != nil {
+			return err
+		}
+		if !known[key] {
+			fn(key, bytes.Clone(value))
+		}
 	}
 	return nil
+}
+
+// unquote decodes a JSON string the decoder has already checked. Most need
+// no unescaping and are copied as they are; the rest go through
+// encoding/json, which also replaces invalid UTF-8 as it always has.
+func unquote(quoted []byte) (string, error) {
+	if len(quoted) >= 2 && quoted[0] == '"' && quoted[len(quoted)-1] == '"' {
+		inner := quoted[1 : len(quoted)-1]
+		if bytes.IndexByte(inner, '\\') < 0 && bytes.IndexByte(inner, '"') < 0 && utf8.Valid(inner) && !hasControl(inner) {
+			return string(inner), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(quoted, &s)
+	return s, err
+}
+
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// plainKey returns a quoted key's bytes when they need no unescaping.
+func plainKey(quoted []byte) ([]byte, bool) {
+	k := quoted[1 : len(quoted)-1]
+	for _, c := range k {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return nil, false
+		}
+	}
+	return k, true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string that starts at b[i].
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index just past the value that starts at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	for ; i < len(b); i++ { // a number, true, false or null
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+	}
+	return i
 }
 
 // FieldError explains which field of a request body has the wrong type.
