@@ -194,8 +194,18 @@ func ImagesFromRequest(req *openai.ImageRequest, target *ImageTarget) (*ImagePla
 	case req.Quality != "":
 		quality = "standard"
 	}
-	if req.Style != "" {
-		plan.Dropped = append(plan.Dropped, Dropped{"style", "OpenAI's style has no Bedrock equivalent; use style_preset or style"})
+	switch _, native := codec.params["style"]; {
+	case req.Style == "":
+	case native && req.Style != "vivid" && req.Style != "natural":
+		// Nova Canvas names its styles "style" too (PHOTOREALISM, ...).
+		raw, _ := json.Marshal(req.Style)
+		params = maps.Clone(params)
+		if params == nil {
+			params = map[string]json.RawMessage{}
+		}
+		params["style"] = raw
+	default:
+		plan.Dropped = append(plan.Dropped, Dropped{"style", "OpenAI's vivid/natural style has no Bedrock equivalent"})
 	}
 	for name := range req.Ignored {
 		plan.Dropped = append(plan.Dropped, Dropped{name, "OpenAI parameter with no Bedrock equivalent"})
