@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
 )
 
 // How early temporary credentials are renewed and how long they are trusted.
@@ -120,7 +121,7 @@ func (p *refreshingCredentials) fetch(f *credentialsFetch) {
 		err = checkFetched(creds, now)
 	}
 	if err != nil {
-		err = p.failed(now, err)
+		err = p.failed(now, withoutProcessOutput(err))
 	} else {
 		p.renewed(now, creds)
 	}
@@ -133,6 +134,17 @@ func (p *refreshingCredentials) fetch(f *credentialsFetch) {
 	}
 	p.fetching = nil
 	close(f.done)
+}
+
+// withoutProcessOutput keeps a credential_process's output out of errors and
+// logs: the AWS SDK quotes it whole when it is not valid JSON, and it may
+// hold the very secrets it failed to deliver.
+func withoutProcessOutput(err error) error {
+	var pe *processcreds.ProviderError
+	if errors.As(err, &pe) && strings.HasPrefix(pe.Err.Error(), "parse failed of process output") {
+		return errors.New("credential_process printed something that is not the JSON the AWS SDK expects (not shown: it may hold secrets)")
+	}
+	return err
 }
 
 // checkFetched rejects what no request could use.

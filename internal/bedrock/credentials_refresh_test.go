@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -307,5 +310,24 @@ func TestRefreshingCredentialsWindowsScaleWithLifetime(t *testing.T) {
 	}
 	if got := p.retryDelay(); got != 300*time.Millisecond {
 		t.Errorf("retry delay %v, want 300ms", got)
+	}
+}
+
+// A credential_process that prints broken JSON must not get its output,
+// which may hold secrets, into errors or logs; the AWS SDK quotes it.
+func TestRefreshingCredentialsHideCredentialProcessOutput(t *testing.T) {
+	clock := &fakeClock{now: time.Now()}
+	const secret = "process-secret-never-printed"
+	script := filepath.Join(t.TempDir(), "creds.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho '{\"Version\": 1, \"SecretAccessKey\": \""+secret+"\"'\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	p, logs := newTestRefresher(t, aws.NewCredentialsCache(processcreds.NewProvider(script)), clock)
+	_, err := p.Retrieve(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "credential_process") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
+		t.Errorf("the process output leaked:\n%v\n%s", err, logs)
 	}
 }
