@@ -154,8 +154,12 @@ func (s *CredentialStore) Load(ctx context.Context, entry string, auth Auth) (aw
 	if err := auth.check(); err != nil {
 		return aws.Config{}, err
 	}
-	if auth.SessionName != "" && auth.RoleARN == "" {
-		s.log.Warn("aws_session_name is ignored without aws_role_name", "model", entry)
+	if auth.RoleARN == "" {
+		for key, value := range map[string]string{"aws_session_name": auth.SessionName, "aws_sts_endpoint": auth.STSEndpoint} {
+			if value != "" {
+				s.log.Warn(key+" is ignored without aws_role_name", "model", entry)
+			}
+		}
 	}
 	cfg, err := loadSDKConfig(ctx, auth)
 	if err != nil {

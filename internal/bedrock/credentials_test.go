@@ -172,3 +172,21 @@ func TestCredentialStoreStartupErrors(t *testing.T) {
 		t.Errorf("missing token file: %v", err)
 	}
 }
+
+func TestCredentialStoreWarnsAboutRoleKeysWithoutRole(t *testing.T) {
+	isolateAWSEnv(t)
+	var logs bytes.Buffer
+	store := NewCredentialStore(slog.New(slog.NewTextHandler(&logs, nil)))
+	_, err := store.Load(context.Background(), "m#1", Auth{
+		AccessKeyID: "AKIA", SecretAccessKey: unitSecret, Region: "us-east-1",
+		SessionName: "orphan", STSEndpoint: "https://sts.example",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"aws_session_name", "aws_sts_endpoint"} {
+		if !strings.Contains(logs.String(), key+" is ignored without aws_role_name") {
+			t.Errorf("no warning about %s:\n%s", key, logs.String())
+		}
+	}
+}
