@@ -103,9 +103,9 @@ func (s *InvokeChunks) Next() ([]byte, error) {
 		if cap(msg.Payload) > cap(s.payload) {
 			s.payload = msg.Payload[:0]
 		}
-		switch headerString(msg.Headers, ":message-type") {
+		switch invokeHeader(msg.Headers, ":message-type") {
 		case "event":
-			if headerString(msg.Headers, ":event-type") != InvokeChunkEvent {
+			if invokeHeader(msg.Headers, ":event-type") != InvokeChunkEvent {
 				continue
 			}
 			var chunk struct {
@@ -117,15 +117,41 @@ func (s *InvokeChunks) Next() ([]byte, error) {
 			return chunk.Bytes, nil
 		case "exception":
 			s.done = true
-			return nil, exceptionError(headerString(msg.Headers, ":exception-type"), msg.Payload)
+			return nil, invokeException(invokeHeader(msg.Headers, ":exception-type"), msg.Payload)
 		case "error":
 			s.done = true
-			return nil, &APIError{Code: headerString(msg.Headers, ":error-code"), Message: headerString(msg.Headers, ":error-message")}
+			return nil, &APIError{Code: invokeHeader(msg.Headers, ":error-code"), Message: invokeHeader(msg.Headers, ":error-message")}
 		default:
-			return nil, fmt.Errorf("bedrock: unknown eventstream message type %q", headerString(msg.Headers, ":message-type"))
+			return nil, fmt.Errorf("bedrock: unknown eventstream message type %q", invokeHeader(msg.Headers, ":message-type"))
 		}
 	}
 }
 
 // Close releases the connection; closing early cancels the rest of the answer.
 func (s *InvokeChunks) Close() error { return s.body.Close() }
+
+// invokeHeader reads a string header of a frame.
+func invokeHeader(h eventstream.Headers, name string) string {
+	v := h.Get(name)
+	if v == nil {
+		return ""
+	}
+	if sv, ok := v.(eventstream.StringValue); ok {
+		return string(sv)
+	}
+	return v.String()
+}
+
+// invokeException is the *APIError an exception frame carries.
+func invokeException(exType string, payload []byte) *APIError {
+	var body struct {
+		Message  string `json:"message"`
+		Message2 string `json:"Message"`
+	}
+	_ = json.Unmarshal(payload, &body)
+	msg := body.Message
+	if msg == "" {
+		msg = body.Message2
+	}
+	return &APIError{Code: ExceptionName(exType), Message: msg}
+}

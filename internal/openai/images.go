@@ -28,7 +28,8 @@ var imageRequestFields = map[string]bool{
 
 var imageIgnoredParams = map[string]bool{
 	"background": true, "moderation": true, "output_compression": true, "output_format": true,
-	"partial_images": true, "stream": true,
+	"partial_images": true, "stream": true, "safety_identifier": true, "complexity": true,
+	"frame_count": true, "frame_duration_ms": true,
 }
 
 // UnmarshalJSON decodes the typed fields and sorts the rest into Ignored and Extra.
