@@ -236,9 +236,12 @@ func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger)
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			continue
 		}
-		target, err := translate.NewChatTarget(m.BaseModel, m.Params, cfg.Settings.DropParams)
+		targets, warning, err := translate.NewTargets(m.BaseModel, m.Route, m.Params, cfg.Settings.DropParams)
+		if warning != "" {
+			log.Warn(where + ": " + warning)
+		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: litellm_params: %w", where, err))
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			continue
 		}
 		seen[m.Name]++
@@ -248,9 +251,14 @@ func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger)
 			BaseModel: m.BaseModel,
 			ModelID:   m.ModelID,
 			Client:    client,
-			Chat:      target,
+			Chat:      targets.Chat,
+			API:       targets.Family.API,
+			Route:     targets.Route,
+			Invoke:    targets.Invoke,
+			Embed:     targets.Embed,
+			Image:     targets.Image,
 		}
-		log.Debug("deployment ready", "deployment", d.ID, "bedrock_model", d.ModelID, "region", client.Region(), "endpoint", client.Endpoint())
+		log.Debug("deployment ready", "deployment", d.ID, "bedrock_model", d.ModelID, "serves", d.API, "route", d.Route, "region", client.Region(), "endpoint", client.Endpoint())
 		out = append(out, d)
 	}
 	if len(errs) > 0 {

@@ -192,7 +192,7 @@ func TestRenewalUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for credentials to expire")
 	}
-	f := newSTSFixture(t, emulator.STSOptions{CredentialTTL: 3 * time.Second})
+	f := newSTSFixture(t, emulator.STSOptions{CredentialTTL: 4 * time.Second})
 	auth := demoBase
 	auth.RoleARN = stsRole
 	c := f.client(t, auth)

@@ -22,6 +22,11 @@ type Deployment struct {
 	ModelID   string // id in the Bedrock URL: base model, profile or ARN
 	Client    *bedrock.Client
 	Chat      *translate.ChatTarget
+	API       translate.API           // the endpoint the model serves
+	Route     string                  // translate.RouteConverse or translate.RouteInvoke
+	Invoke    *translate.InvokeTarget // chat through InvokeModel; nil on Converse
+	Embed     *translate.EmbedTarget  // set for embedding models
+	Image     *translate.ImageTarget  // set for image-generation models
 }
 
 // Router holds the deployments by model name.

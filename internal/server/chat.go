@@ -66,6 +66,12 @@ type chunkStream interface {
 // writes nothing to the client, so a failure here can still be answered
 // with a real status (or retried elsewhere).
 func (s *Server) openChat(ctx context.Context, log *slog.Logger, d *router.Deployment, req *openai.ChatRequest, meta translate.ResponseMeta) (chatAnswer, error) {
+	if err := d.Serves(translate.APIChat); err != nil {
+		return chatAnswer{}, err
+	}
+	if d.Invoke != nil {
+		return s.openInvokeChat(ctx, log, d, req, meta)
+	}
 	call, err := translate.ConverseFromChat(req, d.Chat)
 	if err != nil {
 		return chatAnswer{}, err
