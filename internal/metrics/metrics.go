@@ -1,0 +1,221 @@
+package metrics
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics holds Strata's collectors. A nil *Metrics records nothing, so
+// code under test can run without a registry.
+type Metrics struct {
+	requests       *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	ttft           *prometheus.HistogramVec
+	tokens         *prometheus.CounterVec
+	retries        *prometheus.CounterVec
+	fallbacks      *prometheus.CounterVec
+	cooldowns      *prometheus.CounterVec
+	inFlight       *prometheus.GaugeVec
+	upstreamErrors *prometheus.CounterVec
+}
+
+// Label names.
+const (
+	labelModel      = "model_name"
+	labelDeployment = "deployment"
+	labelStatus     = "status"
+)
+
+// New builds the collectors and registers them on reg.
+func New(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_requests_total",
+			Help: "Chat requests answered, by the model_name asked for, the deployment that served (empty if none did) and HTTP status.",
+		}, []string{labelModel, labelDeployment, labelStatus}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "strata_request_duration_seconds",
+			Help:    "Time from a served call's start to its last byte, by deployment.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160},
+		}, []string{labelModel, labelDeployment}),
+		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "strata_time_to_first_token_seconds",
+			Help:    "Time from a streamed call's start to its first token, by deployment.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20},
+		}, []string{labelModel, labelDeployment}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_tokens_total",
+			Help: "Tokens Bedrock reported, by deployment and direction (input or output).",
+		}, []string{labelModel, labelDeployment, "direction"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_retries_total",
+			Help: "Calls tried again after a failure, by model_name.",
+		}, []string{labelModel}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_fallbacks_total",
+			Help: "Requests moved to a fallback model_name, by the model that failed, the fallback and why (error, context_window, content_policy).",
+		}, []string{labelModel, "fallback_model", "reason"}),
+		cooldowns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_deployment_cooldowns_total",
+			Help: "Times a deployment was taken out of rotation for cooldown_time.",
+		}, []string{labelModel, labelDeployment}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "strata_in_flight_requests",
+			Help: "Calls to Bedrock in progress, by deployment.",
+		}, []string{labelModel, labelDeployment}),
+		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_upstream_errors_total",
+			Help: "Failed calls to Bedrock, by deployment and Bedrock exception name (or ConnectionError, StreamTruncated, CredentialsError, timeout, stream_timeout, stream_idle_timeout).",
+		}, []string{labelModel, labelDeployment, "exception"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ttft, m.tokens, m.retries, m.fallbacks, m.cooldowns, m.inFlight, m.upstreamErrors} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: register: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// Request counts one answered chat request. deployment is empty when no
+// deployment served it.
+func (m *Metrics) Request(modelName, deployment string, status int) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(modelName, deployment, statusLabel(status)).Inc()
+}
+
+// Retry counts a call tried again.
+func (m *Metrics) Retry(modelName string) {
+	if m == nil {
+		return
+	}
+	m.retries.WithLabelValues(modelName).Inc()
+}
+
+// Fallback counts a request moved from one model_name to another.
+func (m *Metrics) Fallback(from, to, reason string) {
+	if m == nil {
+		return
+	}
+	m.fallbacks.WithLabelValues(from, to, reason).Inc()
+}
+
+// Deployment returns the collectors of one deployment, with their labels
+// resolved once so that recording a call does not look them up.
+func (m *Metrics) Deployment(modelName, id string) *Deployment {
+	if m == nil {
+		return nil
+	}
+	return &Deployment{
+		m:         m,
+		model:     modelName,
+		id:        id,
+		duration:  m.duration.WithLabelValues(modelName, id),
+		ttft:      m.ttft.WithLabelValues(modelName, id),
+		tokensIn:  m.tokens.WithLabelValues(modelName, id, "input"),
+		tokensOut: m.tokens.WithLabelValues(modelName, id, "output"),
+		cooldowns: m.cooldowns.WithLabelValues(modelName, id),
+		inFlight:  m.inFlight.WithLabelValues(modelName, id),
+	}
+}
+
+// Deployment records what happens on one deployment. A nil *Deployment
+// records nothing.
+type Deployment struct {
+	m         *Metrics
+	model, id string
+	duration  prometheus.Observer
+	ttft      prometheus.Observer
+	tokensIn  prometheus.Counter
+	tokensOut prometheus.Counter
+	cooldowns prometheus.Counter
+	inFlight  prometheus.Gauge
+}
+
+// Started marks a call in flight.
+func (d *Deployment) Started() {
+	if d == nil {
+		return
+	}
+	d.inFlight.Inc()
+}
+
+// Ended marks a call no longer in flight.
+func (d *Deployment) Ended() {
+	if d == nil {
+		return
+	}
+	d.inFlight.Dec()
+}
+
+// FirstToken records a stream's time to first token.
+func (d *Deployment) FirstToken(ttft time.Duration) {
+	if d == nil {
+		return
+	}
+	d.ttft.Observe(ttft.Seconds())
+}
+
+// Served records how long a call that answered took, to its last byte.
+func (d *Deployment) Served(duration time.Duration) {
+	if d == nil {
+		return
+	}
+	d.duration.Observe(duration.Seconds())
+}
+
+// Tokens records tokens Bedrock reported.
+func (d *Deployment) Tokens(input, output int) {
+	if d == nil {
+		return
+	}
+	if input > 0 {
+		d.tokensIn.Add(float64(input))
+	}
+	if output > 0 {
+		d.tokensOut.Add(float64(output))
+	}
+}
+
+// UpstreamError counts a failed call by the name of what failed.
+func (d *Deployment) UpstreamError(name string) {
+	if d == nil {
+		return
+	}
+	d.m.upstreamErrors.WithLabelValues(d.model, d.id, name).Inc()
+}
+
+// Cooldown counts the deployment taken out of rotation.
+func (d *Deployment) Cooldown() {
+	if d == nil {
+		return
+	}
+	d.cooldowns.Inc()
+}
+
+// statusLabel spells the usual statuses without allocating.
+func statusLabel(code int) string {
+	switch code {
+	case 200:
+		return "200"
+	case 400:
+		return "400"
+	case 408:
+		return "408"
+	case 429:
+		return "429"
+	case 500:
+		return "500"
+	case 502:
+		return "502"
+	case 503:
+		return "503"
+	case 504:
+		return "504"
+	}
+	return strconv.Itoa(code)
+}

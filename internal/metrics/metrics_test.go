@@ -1,0 +1,84 @@
+package metrics
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestRecordsOnTheRegistryGiven(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m, err := New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := m.Deployment("bedrock-claude", "bedrock-claude#1")
+	d.Started()
+	d.FirstToken(300 * time.Millisecond)
+	d.Served(2 * time.Second)
+	d.Tokens(10, 20)
+	d.Ended()
+	d.UpstreamError("ThrottlingException")
+	d.Cooldown()
+	m.Request("bedrock-claude", "bedrock-claude#1", 200)
+	m.Request("bedrock-claude", "", 429)
+	m.Retry("bedrock-claude")
+	m.Fallback("bedrock-claude", "bedrock-llama", "error")
+
+	want := `
+# HELP strata_requests_total Chat requests answered, by the model_name asked for, the deployment that served (empty if none did) and HTTP status.
+# TYPE strata_requests_total counter
+strata_requests_total{deployment="",model_name="bedrock-claude",status="429"} 1
+strata_requests_total{deployment="bedrock-claude#1",model_name="bedrock-claude",status="200"} 1
+# HELP strata_tokens_total Tokens Bedrock reported, by deployment and direction (input or output).
+# TYPE strata_tokens_total counter
+strata_tokens_total{deployment="bedrock-claude#1",direction="input",model_name="bedrock-claude"} 10
+strata_tokens_total{deployment="bedrock-claude#1",direction="output",model_name="bedrock-claude"} 20
+# HELP strata_in_flight_requests Calls to Bedrock in progress, by deployment.
+# TYPE strata_in_flight_requests gauge
+strata_in_flight_requests{deployment="bedrock-claude#1",model_name="bedrock-claude"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "strata_requests_total", "strata_tokens_total", "strata_in_flight_requests"); err != nil {
+		t.Error(err)
+	}
+	for name, want := range map[string]int{
+		"strata_request_duration_seconds":    1,
+		"strata_time_to_first_token_seconds": 1,
+		"strata_retries_total":               1,
+		"strata_fallbacks_total":             1,
+		"strata_deployment_cooldowns_total":  1,
+		"strata_upstream_errors_total":       1,
+	} {
+		if got, err := testutil.GatherAndCount(reg, name); err != nil || got != want {
+			t.Errorf("%s: %d series (%v), want %d", name, got, err, want)
+		}
+	}
+}
+
+func TestRegisteringTwiceFails(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := New(reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(reg); err == nil {
+		t.Error("a second set of the same collectors registered")
+	}
+}
+
+func TestNilRecordsNothing(t *testing.T) {
+	var m *Metrics
+	m.Request("m", "d", 200)
+	m.Retry("m")
+	m.Fallback("m", "n", "error")
+	d := m.Deployment("m", "d")
+	d.Started()
+	d.FirstToken(time.Second)
+	d.Served(time.Second)
+	d.Tokens(1, 1)
+	d.UpstreamError("x")
+	d.Cooldown()
+	d.Ended()
+}
