@@ -155,9 +155,9 @@ func (s *CredentialStore) Load(ctx context.Context, entry string, auth Auth) (aw
 		return aws.Config{}, err
 	}
 	if auth.RoleARN == "" {
-		for key, value := range map[string]string{"aws_session_name": auth.SessionName, "aws_sts_endpoint": auth.STSEndpoint} {
-			if value != "" {
-				s.log.Warn(key+" is ignored without aws_role_name", "model", entry)
+		for _, unused := range [][2]string{{"aws_session_name", auth.SessionName}, {"aws_sts_endpoint", auth.STSEndpoint}} {
+			if unused[1] != "" {
+				s.log.Warn(unused[0]+" is ignored without aws_role_name", "model", entry)
 			}
 		}
 	}
