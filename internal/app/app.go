@@ -151,11 +151,21 @@ func Serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	rt := router.New(deployments)
+	registry, m, err := newMetrics()
+	if err != nil {
+		return err
+	}
+	rt, err := router.New(deployments, routerOptions(cfg.Settings.Routing, log, m))
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Options{
-		Router:          rt,
-		Logger:          log,
-		MaxRequestBytes: cfg.Settings.MaxRequestBytes,
+		Router:              rt,
+		Logger:              log,
+		Metrics:             m,
+		Gatherer:            registry,
+		HealthCheckUpstream: cfg.Settings.HealthCheckUpstream,
+		MaxRequestBytes:     cfg.Settings.MaxRequestBytes,
 		Fetcher: fetch.New(fetch.Options{
 			AllowedHosts:      cfg.Settings.URLAllowedHosts,
 			DisableValidation: cfg.Settings.URLValidationOff,
@@ -250,6 +260,7 @@ func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger)
 			ID:        fmt.Sprintf("%s#%d", m.Name, seen[m.Name]),
 			BaseModel: m.BaseModel,
 			ModelID:   m.ModelID,
+			Policy:    deploymentPolicy(m.Deployment),
 			Client:    client,
 			Chat:      targets.Chat,
 			API:       targets.Family.API,

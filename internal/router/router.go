@@ -1,14 +1,20 @@
 // Package router maps a client's model name to the deployments that serve
-// it and picks the one a call goes to. It owns selection only; it does not
-// translate or speak HTTP to clients.
+// it, picks the one each call goes to, and rides out failures: rpm/tpm
+// limits, cooldowns, retries with backoff, fallbacks and timeouts. It does
+// not translate or speak HTTP to clients; the caller makes each attempt.
 package router
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
+	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/openai"
 	"github.com/strata-gateway/strata/internal/translate"
 )
@@ -27,40 +33,214 @@ type Deployment struct {
 	Invoke    *translate.InvokeTarget // chat through InvokeModel; nil on Converse
 	Embed     *translate.EmbedTarget  // set for embedding models
 	Image     *translate.ImageTarget  // set for image-generation models
+	Policy    Policy
+
+	index   int // position among its model name's deployments
+	state   state
+	metrics *metrics.Deployment
 }
 
-// Router holds the deployments by model name.
+// Policy is how the router treats one deployment (litellm_params rpm, tpm,
+// weight, timeout, stream_timeout, num_retries). Zero values mean unset.
+type Policy struct {
+	RPM, TPM      int     // limits per minute, enforced locally
+	Weight        float64 // relative share under simple-shuffle
+	Timeout       time.Duration
+	StreamTimeout time.Duration
+	NumRetries    *int
+}
+
+// Strategies, by their LiteLLM names.
+const (
+	SimpleShuffle = "simple-shuffle"
+	LeastBusy     = "least-busy"
+	LatencyBased  = "latency-based-routing"
+	UsageBased    = "usage-based-routing"
+)
+
+// Defaults follow LiteLLM's where it has one.
+const (
+	DefaultAllowedFails      = 3
+	DefaultCooldownTime      = 5 * time.Second
+	DefaultRetryAfter        = 500 * time.Millisecond // first backoff; doubles per retry
+	MaxBackoff               = 8 * time.Second
+	DefaultTimeout           = 10 * time.Minute
+	DefaultStreamIdleTimeout = 2 * time.Minute
+	// MaxRequestRetries caps a request's own num_retries, so that a client
+	// cannot keep the gateway retrying for hours.
+	MaxRequestRetries = 10
+)
+
+// Options configures a Router. Zero values take the defaults above.
+type Options struct {
+	Strategy string
+	// NumRetries is how many times a failed call is tried again within a
+	// model name. Zero by default: the OpenAI SDKs retry on their own, and
+	// two layers of retries multiply.
+	NumRetries       int
+	AllowedFails     *int           // failures within a minute before a cooldown
+	CooldownTime     *time.Duration // how long a failing deployment sits out
+	DisableCooldowns bool
+	RetryAfter       *time.Duration // first backoff before trying a deployment again
+
+	Timeout           time.Duration // one call, a whole stream included
+	StreamTimeout     time.Duration // a stream's first token; 0: only Timeout
+	StreamIdleTimeout time.Duration // silence between stream events
+
+	// Fallbacks map a model name (or "*" for any) to the names tried after it.
+	Fallbacks              map[string][]string
+	ContextWindowFallbacks map[string][]string
+	ContentPolicyFallbacks map[string][]string
+
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	Now     func() time.Time
+	Rand    func() float64 // uniform in [0, 1); must be safe for concurrent use
+	// Sleep waits d or until ctx ends; tests replace it to see backoffs.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Router holds the deployments by model name and their runtime state.
 type Router struct {
-	byName map[string][]*Deployment
+	groups map[string]*group
 	names  []string // in config order, each once
+
+	strategy          string
+	allowedFails      int
+	cooldownTime      time.Duration
+	disableCooldowns  bool
+	retryAfter        time.Duration
+	timeout           time.Duration
+	streamTimeout     time.Duration
+	streamIdleTimeout time.Duration
+
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	now     func() time.Time
+	rand    func() float64
+	sleep   func(ctx context.Context, d time.Duration) error
+}
+
+// group is the deployments of one model name.
+type group struct {
+	name          string
+	deployments   []*Deployment
+	numRetries    int
+	fallbacks     []*group
+	contextWindow []*group
+	contentPolicy []*group
 }
 
 // New builds a router over deployments, kept in the order given.
-func New(deployments []*Deployment) *Router {
-	r := &Router{byName: make(map[string][]*Deployment)}
+func New(deployments []*Deployment, opts Options) (*Router, error) {
+	r := &Router{
+		groups:            make(map[string]*group),
+		strategy:          opts.Strategy,
+		allowedFails:      valueOr(opts.AllowedFails, DefaultAllowedFails),
+		cooldownTime:      valueOr(opts.CooldownTime, DefaultCooldownTime),
+		disableCooldowns:  opts.DisableCooldowns,
+		retryAfter:        valueOr(opts.RetryAfter, DefaultRetryAfter),
+		timeout:           cmpOr(opts.Timeout, DefaultTimeout),
+		streamTimeout:     opts.StreamTimeout,
+		streamIdleTimeout: cmpOr(opts.StreamIdleTimeout, DefaultStreamIdleTimeout),
+		log:               opts.Logger,
+		metrics:           opts.Metrics,
+		now:               opts.Now,
+		rand:              opts.Rand,
+		sleep:             opts.Sleep,
+	}
+	switch r.strategy {
+	case "":
+		r.strategy = SimpleShuffle
+	case SimpleShuffle, LeastBusy, LatencyBased, UsageBased:
+	default:
+		return nil, fmt.Errorf("router: unknown routing strategy %q", opts.Strategy)
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.rand == nil {
+		r.rand = rand.Float64
+	}
+	if r.sleep == nil {
+		r.sleep = sleepContext
+	}
 	for _, d := range deployments {
-		if _, seen := r.byName[d.Name]; !seen {
+		g := r.groups[d.Name]
+		if g == nil {
+			g = &group{name: d.Name, numRetries: opts.NumRetries}
+			r.groups[d.Name] = g
 			r.names = append(r.names, d.Name)
 		}
-		r.byName[d.Name] = append(r.byName[d.Name], d)
+		if d.Policy.NumRetries != nil && *d.Policy.NumRetries > g.numRetries {
+			g.numRetries = *d.Policy.NumRetries
+		}
+		d.index = len(g.deployments)
+		d.metrics = opts.Metrics.Deployment(d.Name, d.ID)
+		g.deployments = append(g.deployments, d)
 	}
-	return r
+	var err error
+	for _, g := range r.groups {
+		if g.fallbacks, err = r.fallbackGroups(g.name, "fallbacks", opts.Fallbacks); err != nil {
+			return nil, err
+		}
+		if g.contextWindow, err = r.fallbackGroups(g.name, "context_window_fallbacks", opts.ContextWindowFallbacks); err != nil {
+			return nil, err
+		}
+		if g.contentPolicy, err = r.fallbackGroups(g.name, "content_policy_fallbacks", opts.ContentPolicyFallbacks); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// fallbackGroups resolves the fallbacks of model name, its own entry or
+// else the "*" one.
+func (r *Router) fallbackGroups(name, setting string, fallbacks map[string][]string) ([]*group, error) {
+	to, ok := fallbacks[name]
+	if !ok {
+		to = fallbacks["*"]
+	}
+	var out []*group
+	for _, n := range to {
+		if n == name {
+			continue // a model is not its own fallback, notably under "*"
+		}
+		g := r.groups[n]
+		if g == nil {
+			return nil, fmt.Errorf("router: %s of %s: model %q is not served", setting, name, n)
+		}
+		out = append(out, g)
+	}
+	return out, nil
 }
 
 // Names lists the model names served, in config order.
 func (r *Router) Names() []string { return slices.Clone(r.names) }
 
 // Deployments lists the deployments of a model name.
-func (r *Router) Deployments(name string) []*Deployment { return r.byName[name] }
-
-// Pick chooses the deployment for a call to the model name. Unknown names
-// are the client's mistake: a 400 naming the models that exist.
-func (r *Router) Pick(name string) (*Deployment, error) {
-	ds := r.byName[name]
-	if len(ds) == 0 {
-		return nil, r.unknownModel(name)
+func (r *Router) Deployments(name string) []*Deployment {
+	if g := r.groups[name]; g != nil {
+		return g.deployments
 	}
-	return ds[0], nil
+	return nil
+}
+
+// Has reports whether model name is served, as an error for the client if not.
+func (r *Router) Has(name string) error {
+	if r.groups[name] == nil {
+		return r.unknownModel(name)
+	}
+	return nil
+}
+
+// CoolingDown reports whether d is out of rotation until the returned time.
+func (r *Router) CoolingDown(d *Deployment) (bool, time.Time) {
+	until := d.state.cooldownEnd()
+	return until.After(r.now()), until
 }
 
 func (r *Router) unknownModel(name string) error {
@@ -76,7 +256,33 @@ func (r *Router) unknownModel(name string) error {
 func (r *Router) String() string {
 	var b strings.Builder
 	for _, n := range r.names {
-		fmt.Fprintf(&b, "%s(%d) ", n, len(r.byName[n]))
+		fmt.Fprintf(&b, "%s(%d) ", n, len(r.groups[n].deployments))
 	}
 	return strings.TrimSpace(b.String())
 }
+
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func valueOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+

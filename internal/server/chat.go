@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/openai"
@@ -22,29 +24,115 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	d, err := s.router.Pick(req.Model)
+	if err := s.router.Has(req.Model); err != nil {
+		return err
+	}
+	rec := recordFrom(r.Context())
+	rec.model = req.Model
+	route, err := routeOf(&req)
 	if err != nil {
 		return err
 	}
 	if err := s.fetchRemoteImages(r.Context(), &req); err != nil {
 		return err
 	}
-	log := loggerFrom(r.Context(), s.log).With("model", req.Model, "deployment", d.ID)
-	meta := translate.ResponseMeta{
-		ID:      "chatcmpl-" + rand.Text(),
-		Created: s.now().Unix(),
-		Model:   d.BaseModel,
+	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
+	route.Logger = log
+	// Usage is always asked of a stream, for tpm and the metrics; the
+	// client sees it only if it asked too.
+	clientWantsUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+	if req.Stream {
+		req.StreamOptions = &openai.StreamOptions{IncludeUsage: true}
 	}
-	answer, err := s.openChat(r.Context(), log, d, &req, meta)
+	id, created := "chatcmpl-"+rand.Text(), s.now().Unix()
+	var answer chatAnswer
+	var held *heldStream
+	call, tally, err := s.router.Do(r.Context(), route, func(ctx context.Context, c *router.Call) error {
+		d := c.Deployment
+		meta := translate.ResponseMeta{ID: id, Created: created, Model: d.BaseModel}
+		a, err := s.openChat(ctx, log.With("deployment", d.ID), d, &req, meta)
+		if err != nil {
+			return err
+		}
+		if a.stream != nil {
+			if held, err = holdFirstToken(a.stream, clientWantsUsage); err != nil {
+				return err
+			}
+			c.FirstToken()
+		}
+		answer = a
+		return nil
+	})
+	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
+	setAttemptHeaders(w.Header(), tally)
 	if err != nil {
 		return err
 	}
+	rec.deployment = call.Deployment.ID
+	setServedHeaders(w.Header(), call)
+	log = log.With("deployment", call.Deployment.ID)
 	if answer.completion != nil {
+		usage := usageOf(answer.completion.Usage)
+		rec.usage = usage
+		call.Finish(usage, nil)
 		writeJSON(w, http.StatusOK, answer.completion)
 		return nil
 	}
 	defer answer.stream.Close()
-	return s.relayChunks(w, r, log, answer.stream)
+	return s.relayChunks(w, r, log, held, call)
+}
+
+// routeOf reads the request's own routing keys, LiteLLM's: num_retries,
+// timeout and stream_timeout (seconds) and fallbacks (model names).
+func routeOf(req *openai.ChatRequest) (router.Request, error) {
+	route := router.Request{Model: req.Model, Stream: req.Stream}
+	if raw, ok := req.Extra["num_retries"]; ok {
+		var n int
+		if err := json.Unmarshal(raw, &n); err != nil || n < 0 {
+			return route, openai.InvalidRequest("num_retries", "num_retries must be a whole number >= 0")
+		}
+		route.NumRetries = &n
+	}
+	for key, into := range map[string]*time.Duration{"timeout": &route.Timeout, "stream_timeout": &route.StreamTimeout} {
+		raw, ok := req.Extra[key]
+		if !ok {
+			continue
+		}
+		var seconds float64
+		if err := json.Unmarshal(raw, &seconds); err != nil || seconds <= 0 {
+			return route, openai.InvalidRequest(key, "%s must be a number of seconds > 0", key)
+		}
+		*into = time.Duration(seconds * float64(time.Second))
+	}
+	if raw, ok := req.Extra["fallbacks"]; ok {
+		if err := json.Unmarshal(raw, &route.Fallbacks); err != nil {
+			return route, openai.InvalidRequest("fallbacks", "fallbacks must be a list of model names")
+		}
+		if route.Fallbacks == nil {
+			route.Fallbacks = []string{}
+		}
+	}
+	return route, nil
+}
+
+// setServedHeaders says which deployment answered: the model name (a
+// fallback's, if one served), the deployment and its Bedrock model id.
+func setServedHeaders(h http.Header, call *router.Call) {
+	h.Set("X-Strata-Model-Group", call.Model)
+	h.Set("X-Strata-Deployment", call.Deployment.ID)
+	h.Set("X-Strata-Model-Id", call.Deployment.ModelID)
+}
+
+func setAttemptHeaders(h http.Header, tally router.Tally) {
+	h.Set("X-Strata-Attempted-Retries", strconv.Itoa(tally.Retries))
+	h.Set("X-Strata-Attempted-Fallbacks", strconv.Itoa(tally.Fallbacks))
+}
+
+func usageOf(u *openai.Usage) router.Usage {
+	if u == nil {
+		return router.Usage{}
+	}
+	return router.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}
 }
 
 // chatAnswer is a deployment's answer, opened but not yet written: a whole
@@ -143,19 +231,106 @@ func (c *converseChunks) Next(emit func(*openai.ChatChunk) error) error {
 
 func (c *converseChunks) Close() error { return c.upstream.Close() }
 
+// heldStream is a stream read up to its first token, with what it produced
+// so far encoded but not yet written: until the client sees a byte, a
+// failure can still be retried elsewhere.
+type heldStream struct {
+	chunkStream
+	held             [][]byte // SSE events to write first
+	ended            bool     // the answer ended while it was held
+	gotToken         bool
+	clientWantsUsage bool
+	usage            router.Usage
+}
+
+// holdFirstToken reads stream until a chunk carries output (text, a tool
+// call, reasoning, a finish reason), or until it ends. On failure the
+// stream is closed.
+func holdFirstToken(stream chunkStream, clientWantsUsage bool) (*heldStream, error) {
+	h := &heldStream{chunkStream: stream, clientWantsUsage: clientWantsUsage}
+	for !h.gotToken {
+		err := stream.Next(h.hold)
+		if err == io.EOF {
+			h.ended = true
+			break
+		}
+		if err != nil {
+			stream.Close()
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+func (h *heldStream) hold(c *openai.ChatChunk) error {
+	if !h.forClient(c) {
+		return nil
+	}
+	var b bytes.Buffer
+	b.WriteString("data: ")
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(c); err != nil {
+		return err
+	}
+	b.WriteByte('\n')
+	h.held = append(h.held, b.Bytes())
+	h.gotToken = h.gotToken || carriesToken(c)
+	return nil
+}
+
+// forClient notes the usage a chunk reports and says whether the client
+// gets the chunk: the usage-only chunk only if it asked for usage.
+func (h *heldStream) forClient(c *openai.ChatChunk) bool {
+	if c.Usage == nil {
+		return true
+	}
+	h.usage = usageOf(c.Usage)
+	return h.clientWantsUsage || len(c.Choices) > 0
+}
+
+func carriesToken(c *openai.ChatChunk) bool {
+	if len(c.Choices) == 0 {
+		return c.Usage != nil
+	}
+	ch := &c.Choices[0]
+	d := &ch.Delta
+	return ch.FinishReason != nil || d.Content != nil && *d.Content != "" || len(d.ToolCalls) > 0 ||
+		d.ReasoningContent != nil && *d.ReasoningContent != "" || len(d.ThinkingBlocks) > 0
+}
+
 // relayChunks writes a streamed answer as server-sent events, flushing each.
-// Failures after the headers went out become an SSE error event.
-func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.Logger, stream chunkStream) error {
+// Failures after the headers went out become an SSE error event; the call
+// is finished either way.
+func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.Logger, stream *heldStream, call *router.Call) error {
+	rec := recordFrom(r.Context())
 	sse := newSSEWriter(w)
 	sse.start()
+	for _, ev := range stream.held {
+		_ = sse.write(ev)
+	}
+	emit := func(c *openai.ChatChunk) error {
+		if !stream.forClient(c) {
+			return nil
+		}
+		return sse.chunk(c)
+	}
 	for {
-		err := stream.Next(sse.chunk)
+		err := io.EOF
+		if !stream.ended {
+			err = stream.Next(emit)
+		}
 		if err == nil {
+			call.Touch()
 			continue
 		}
+		rec.usage = stream.usage
 		if err == io.EOF {
+			call.Finish(stream.usage, nil)
 			return sse.done()
 		}
+		err = call.Err(err)
+		call.Finish(stream.usage, err)
 		if sse.failed() || r.Context().Err() != nil {
 			// The client is gone; closing the stream cancels Bedrock.
 			log.Info("client closed the stream", "error", err.Error())

@@ -9,6 +9,7 @@ import (
 
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/openai"
+	"github.com/strata-gateway/strata/internal/router"
 	"github.com/strata-gateway/strata/internal/translate"
 )
 
@@ -64,6 +65,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		level = slog.LevelError
 	}
 	log.Log(r.Context(), level, "request failed", "status", ce.Status, "error", err.Error())
+	var limit *router.LimitError
+	if errors.As(err, &limit) {
+		w.Header().Set("Retry-After", router.RetryAfterSeconds(limit.RetryAfter()))
+	}
 	writeJSON(w, ce.Status, ce.Body())
 }
 

@@ -10,7 +10,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/strata-gateway/strata/internal/fetch"
+	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/router"
 )
 
@@ -25,6 +28,13 @@ type Options struct {
 	// Fetcher downloads images named by URL; nil means the defaults (public
 	// addresses only).
 	Fetcher *fetch.Fetcher
+	// Metrics counts requests; nil counts nothing.
+	Metrics *metrics.Metrics
+	// Gatherer is what GET /metrics exposes; nil leaves the route out.
+	Gatherer prometheus.Gatherer
+	// HealthCheckUpstream makes GET /health send every deployment a
+	// one-token request; otherwise it reports the router's view only.
+	HealthCheckUpstream bool
 }
 
 // Server serves the OpenAI-compatible API.
@@ -37,6 +47,10 @@ type Server struct {
 	fetcher  *fetch.Fetcher
 	created  int64
 	mux      *http.ServeMux
+
+	metrics             *metrics.Metrics
+	gatherer            prometheus.Gatherer
+	healthCheckUpstream bool
 }
 
 // DefaultMaxRequestBytes is large enough for several inline images.
@@ -51,6 +65,10 @@ func New(opts Options) *Server {
 		now:      opts.Now,
 		ready:    opts.Ready,
 		fetcher:  opts.Fetcher,
+
+		metrics:             opts.Metrics,
+		gatherer:            opts.Gatherer,
+		healthCheckUpstream: opts.HealthCheckUpstream,
 	}
 	if s.fetcher == nil {
 		s.fetcher = fetch.New(fetch.Options{})
@@ -80,6 +98,10 @@ func (s *Server) routes() {
 	mux.Handle("GET /health/liveliness", s.handle(s.liveliness))
 	mux.Handle("GET /health/liveness", s.handle(s.liveliness))
 	mux.Handle("GET /health/readiness", s.handle(s.readiness))
+	mux.Handle("GET /health", s.handle(s.health))
+	if s.gatherer != nil {
+		mux.Handle("GET /metrics", s.metricsHandler())
+	}
 	mux.Handle("/", s.handle(s.notFound))
 	s.mux = mux
 }
@@ -94,8 +116,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	sw := &statusWriter{ResponseWriter: w}
 	log := s.log.With("request_id", id)
-	s.mux.ServeHTTP(sw, r.WithContext(withLogger(r.Context(), log)))
-	log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status(), "duration_ms", float64(s.now().Sub(start).Microseconds())/1000)
+	rec := &requestRecord{}
+	ctx := context.WithValue(withLogger(r.Context(), log), recordKey{}, rec)
+	s.mux.ServeHTTP(sw, r.WithContext(ctx))
+	status := sw.status()
+	attrs := []slog.Attr{
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+		slog.Float64("duration_ms", float64(s.now().Sub(start).Microseconds())/1000),
+	}
+	if rec.model != "" {
+		s.metrics.Request(rec.model, rec.deployment, status)
+		attrs = append(attrs, rec.attrs()...)
+	}
+	log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// requestRecord is what a model endpoint tells the access log and the
+// request metrics about a request beyond its status.
+type requestRecord struct {
+	model      string // the model name asked for
+	deployment string // the deployment that answered; "" if none did
+	retries    int
+	fallbacks  int
+	usage      router.Usage
+}
+
+func (rec *requestRecord) attrs() []slog.Attr {
+	return []slog.Attr{
+		slog.String("model", rec.model), slog.String("deployment", rec.deployment),
+		slog.Int("retries", rec.retries), slog.Int("fallbacks", rec.fallbacks),
+		slog.Int("prompt_tokens", rec.usage.InputTokens), slog.Int("completion_tokens", rec.usage.OutputTokens),
+	}
+}
+
+type recordKey struct{}
+
+// recordFrom returns the request's record; a throwaway one outside ServeHTTP.
+func recordFrom(ctx context.Context) *requestRecord {
+	if rec, ok := ctx.Value(recordKey{}).(*requestRecord); ok {
+		return rec
+	}
+	return &requestRecord{}
 }
 
 // handlerFunc is an endpoint: it writes its answer, or returns an error

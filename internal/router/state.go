@@ -1,0 +1,134 @@
+package router
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// state is what the router learns about a deployment as it serves:
+// requests in flight, usage over the last minute, failures and cooldown,
+// and how fast it answers.
+type state struct {
+	inFlight atomic.Int64
+
+	mu        sync.Mutex
+	requests  window // calls started, against rpm
+	tokens    window // tokens used, against tpm
+	fails     window // failures, against allowed_fails
+	coolUntil time.Time
+	lastFail  time.Time
+	latency   ewma // whole answers
+	ttft      ewma // streams: time to first token
+}
+
+// limitWait is how long until the deployment has room under its rpm and
+// tpm limits; zero when it has room now.
+func (s *state) limitWait(p Policy, now time.Time) time.Duration {
+	if p.RPM == 0 && p.TPM == 0 {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limitWaitLocked(p, now)
+}
+
+func (s *state) limitWaitLocked(p Policy, now time.Time) time.Duration {
+	// Room for one more request, and for at least one more token.
+	var wait time.Duration
+	if p.RPM > 0 {
+		wait = s.requests.waitAtMost(int64(p.RPM)-1, now)
+	}
+	if p.TPM > 0 {
+		wait = max(wait, s.tokens.waitAtMost(int64(p.TPM)-1, now))
+	}
+	return wait
+}
+
+// reserve counts a call against rpm, unless a concurrent pick took the
+// last room first.
+func (s *state) reserve(p Policy, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.limitWaitLocked(p, now) > 0 {
+		return false
+	}
+	s.requests.add(now, 1)
+	return true
+}
+
+func (s *state) cooling(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.coolUntil.After(now)
+}
+
+func (s *state) cooldownEnd() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.coolUntil
+}
+
+func (s *state) lastFailure() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastFail
+}
+
+// fail records a failure. A rate limit cools the deployment down at once;
+// otherwise it cools down once it failed more than allowed times within a
+// minute. It reports whether a cooldown started.
+func (s *state) fail(now time.Time, rateLimited bool, allowed int, cooldown time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastFail = now
+	s.fails.add(now, 1)
+	if cooldown <= 0 || s.coolUntil.After(now) {
+		return false
+	}
+	if !rateLimited && s.fails.count(now) <= int64(allowed) {
+		return false
+	}
+	s.coolUntil = now.Add(cooldown)
+	s.fails.reset() // back in rotation, it gets allowed_fails afresh
+	return true
+}
+
+// used records tokens against tpm.
+func (s *state) used(now time.Time, tokens int) {
+	if tokens <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens.add(now, int64(tokens))
+}
+
+// observeLatency feeds the latency-based strategy: a stream's time to
+// first token, or a whole answer's duration.
+func (s *state) observeLatency(d time.Duration, stream bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if stream {
+		s.ttft.observe(d)
+	} else {
+		s.latency.observe(d)
+	}
+}
+
+// latencyScore is the moving average the latency-based strategy compares;
+// a deployment never measured scores zero, so it gets tried.
+func (s *state) latencyScore(stream bool) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if stream {
+		return s.ttft.value
+	}
+	return s.latency.value
+}
+
+func (s *state) tokensUsed(now time.Time) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return float64(s.tokens.count(now))
+}
