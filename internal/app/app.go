@@ -76,6 +76,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	shutdownTimeout := fs.Duration("shutdown-timeout", DefaultShutdownTimeout, "on SIGINT or SIGTERM, how long requests in flight may take to finish before they are cancelled")
 	pprofAddr := fs.String("pprof-addr", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off by default)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
@@ -119,7 +120,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return Serve(ctx, cfg, net.JoinHostPort(*host, strconv.Itoa(*port)), log)
+	return serve(ctx, cfg, net.JoinHostPort(*host, strconv.Itoa(*port)), log, *shutdownTimeout)
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -139,6 +140,11 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 
 // Serve builds the gateway for cfg and serves it on addr until ctx ends.
 func Serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logger) error {
+	return serve(ctx, cfg, addr, log, DefaultShutdownTimeout)
+}
+
+// serve is Serve with the time requests in flight get to finish once ctx ends.
+func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logger, shutdownTimeout time.Duration) error {
 	for k, v := range cfg.Environment {
 		if err := os.Setenv(k, v.Value()); err != nil {
 			return fmt.Errorf("environment_variables.%s: %w", k, err)
@@ -176,17 +182,30 @@ func Serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	log.Info("strata listening", "url", "http://"+ln.Addr().String(), "models", strings.Join(rt.Names(), ","), "version", version())
-	return serveUntilDone(ctx, ln, srv, log)
+	return serveGracefully(ctx, ln, srv, log, shutdownTimeout)
 }
 
-// serveUntilDone serves on ln until ctx ends, then stops accepting and lets
-// requests in flight finish for a while before cancelling them.
+// DefaultShutdownTimeout is how long a stopping server lets requests in
+// flight finish.
+const DefaultShutdownTimeout = 30 * time.Second
+
+// serveUntilDone is serveGracefully with the default shutdown timeout.
 func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	return serveGracefully(ctx, ln, h, log, DefaultShutdownTimeout)
+}
+
+// serveGracefully serves on ln until ctx ends, then stops accepting, lets
+// requests and streams in flight finish for up to grace, and cancels the
+// rest: their contexts end, which cancels their Bedrock calls.
+func serveGracefully(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, grace time.Duration) error {
+	requests, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return requests },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -195,13 +214,16 @@ func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, log *s
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: no new connections; waiting for requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	log.Info("shutting down: no new connections; waiting for requests in flight", "shutdown_timeout_s", grace.Seconds())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
-		log.Warn("requests still in flight at the shutdown deadline were cancelled", "error", err.Error())
+		log.Warn("shutdown timeout reached: cancelling requests still in flight", "error", err.Error())
+		cancelRequests()
 		_ = hs.Close()
+		return nil
 	}
+	log.Info("shut down: every request finished")
 	return nil
 }
 
