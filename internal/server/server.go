@@ -92,6 +92,10 @@ func (s *Server) routes() {
 	for _, prefix := range []string{"", "/v1"} {
 		mux.Handle("POST "+prefix+"/chat/completions", s.handle(s.chatCompletions))
 		mux.Handle(prefix+"/chat/completions", s.handle(methodNotAllowed("POST")))
+		mux.Handle("POST "+prefix+"/embeddings", s.handle(s.embeddings))
+		mux.Handle(prefix+"/embeddings", s.handle(methodNotAllowed("POST")))
+		mux.Handle("POST "+prefix+"/images/generations", s.handle(s.imageGenerations))
+		mux.Handle(prefix+"/images/generations", s.handle(methodNotAllowed("POST")))
 		mux.Handle("GET "+prefix+"/models", s.handle(s.listModels))
 		mux.Handle("GET "+prefix+"/models/{model...}", s.handle(s.getModel))
 	}
