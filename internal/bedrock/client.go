@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // signingName is the SigV4 service name of the Bedrock runtime.
@@ -38,7 +36,7 @@ type Client struct {
 	endpoint string
 	region   string
 	creds    aws.CredentialsProvider
-	signer   *v4.Signer
+	signer   *sigv4
 	http     *http.Client
 	now      func() time.Time
 	answers  sync.Pool // *bytes.Buffer for Converse answers
@@ -78,7 +76,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		endpoint: strings.TrimRight(endpoint, "/"),
 		region:   opts.Region,
 		creds:    creds,
-		signer:   v4.NewSigner(),
+		signer:   &sigv4{region: opts.Region, service: signingName},
 		http:     hc,
 		now:      now,
 	}, nil
@@ -109,16 +107,17 @@ func NewTransport() *http.Transport {
 // do: everything but unreserved characters, so ":" and an ARN's "/" are
 // percent-encoded.
 func escapePath(s string) string {
-	var b strings.Builder
+	const hexDigits = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s)+8)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
-			b.WriteByte(c)
+			b = append(b, c)
 			continue
 		}
-		fmt.Fprintf(&b, "%%%02X", c)
+		b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
 	}
-	return b.String()
+	return string(b)
 }
 
 // do signs and sends one call to /model/{modelID}/{operation}. A non-2xx
@@ -136,9 +135,7 @@ func (c *Client) do(ctx context.Context, modelID, operation, accept string, body
 		return nil, &CredentialsError{Err: err}
 	}
 	sum := sha256.Sum256(body)
-	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.region, c.now()); err != nil {
-		return nil, fmt.Errorf("bedrock: sign request: %w", err)
-	}
+	c.signer.sign(req, creds, &sum, c.now())
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, &TransportError{Err: err}
