@@ -337,11 +337,15 @@ func (c *Call) end(usage Usage, err error) {
 // deployment's doing, and cools the deployment down if it earned it.
 func (r *Router) blame(c *Call, err error, now time.Time) {
 	d := c.Deployment
+	kind := classify(err)
+	if kind == failCanceled {
+		return // the client left: nothing went wrong upstream
+	}
 	if name := upstreamErrorName(err); name != "" {
 		d.metrics.UpstreamError(name)
 	}
-	switch classify(err) {
-	case failClient, failCanceled, failContextWindow, failContentPolicy:
+	switch kind {
+	case failClient, failContextWindow, failContentPolicy:
 		return
 	}
 	var te *TimeoutError

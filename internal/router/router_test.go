@@ -626,6 +626,14 @@ func TestClientGoneStopsRetries(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || attempts != 1 {
 		t.Errorf("attempts %d err %v", attempts, err)
 	}
+	if got := f.value(t, "strata_upstream_errors_total"); got != 0 {
+		t.Errorf("a client leaving counted %v upstream errors", got)
+	}
+	for id, d := range f.byID {
+		if cooling, _ := f.r.CoolingDown(d); cooling || !d.state.lastFailure().IsZero() {
+			t.Errorf("a client leaving was held against %s", id)
+		}
+	}
 }
 
 func TestMetricsCountWhatHappened(t *testing.T) {
