@@ -93,23 +93,25 @@ func routeOf(req *openai.ChatRequest) (router.Request, error) {
 		}
 		route.NumRetries = &n
 	}
-	for key, into := range map[string]*time.Duration{"timeout": &route.Timeout, "stream_timeout": &route.StreamTimeout} {
-		raw, ok := req.Extra[key]
+	for _, t := range []struct {
+		key  string
+		into *time.Duration
+	}{{"timeout", &route.Timeout}, {"stream_timeout", &route.StreamTimeout}} {
+		raw, ok := req.Extra[t.key]
 		if !ok {
 			continue
 		}
 		var seconds float64
 		if err := json.Unmarshal(raw, &seconds); err != nil || seconds <= 0 {
-			return route, openai.InvalidRequest(key, "%s must be a number of seconds > 0", key)
+			return route, openai.InvalidRequest(t.key, "%s must be a number of seconds > 0", t.key)
 		}
-		*into = time.Duration(seconds * float64(time.Second))
+		*t.into = time.Duration(seconds * float64(time.Second))
 	}
-	if raw, ok := req.Extra["fallbacks"]; ok {
+	if raw, ok := req.Extra["fallbacks"]; ok && string(raw) != "null" {
+		// An empty list is kept as such: it turns the configured fallbacks off.
+		route.Fallbacks = []string{}
 		if err := json.Unmarshal(raw, &route.Fallbacks); err != nil {
 			return route, openai.InvalidRequest("fallbacks", "fallbacks must be a list of model names")
-		}
-		if route.Fallbacks == nil {
-			route.Fallbacks = []string{}
 		}
 	}
 	return route, nil
