@@ -308,4 +308,12 @@ func TestDemo(t *testing.T) {
 	if status != http.StatusOK || !strings.HasSuffix(strings.TrimSpace(string(raw)), "data: [DONE]") {
 		t.Fatalf("stream: status %d: %s", status, raw)
 	}
+	status, raw, _ = g.post(t, "/embeddings", `{"model": "bedrock-titan-embeddings", "input": "The food was delicious and the waiter..."}`)
+	if status != http.StatusOK || !strings.Contains(string(raw), `"object":"embedding"`) {
+		t.Fatalf("embeddings: status %d: %.300s", status, raw)
+	}
+	status, raw, _ = g.post(t, "/chat/completions", `{"model": "bedrock-cohere", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}`)
+	if status != http.StatusOK || !strings.Contains(string(raw), `echo: `) {
+		t.Fatalf("cohere over InvokeModel: status %d: %s", status, raw)
+	}
 }

@@ -70,13 +70,17 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return serveUntilDone(ctx, ln, em, log)
 }
 
-// demoModels are the models `strata demo` serves, one per common family.
+// demoModels are the models `strata demo` serves: common chat families
+// (Converse, and InvokeModel for Cohere Command), embeddings and images.
 var demoModels = []struct{ name, model string }{
 	{"bedrock-claude", "anthropic.claude-3-5-sonnet-20240620-v1:0"},
 	{"bedrock-claude-haiku", "anthropic.claude-3-haiku-20240307-v1:0"},
 	{"bedrock-llama", "meta.llama3-70b-instruct-v1:0"},
 	{"bedrock-nova", "amazon.nova-pro-v1:0"},
 	{"bedrock-mistral", "mistral.mistral-large-2402-v1:0"},
+	{"bedrock-cohere", "cohere.command-text-v14"},
+	{"bedrock-titan-embeddings", "amazon.titan-embed-text-v2:0"},
+	{"bedrock-stability", "stability.stable-diffusion-xl-v1"},
 }
 
 // runDemo starts the emulator on a free local port and the gateway in front
@@ -115,6 +119,9 @@ Try:
 
   curl -N http://%[1]s/chat/completions -H 'Content-Type: application/json' \
     -d '{"model": "bedrock-claude", "stream": true, "messages": [{"role": "user", "content": "Hello!"}]}'
+
+  curl http://%[1]s/embeddings -H 'Content-Type: application/json' \
+    -d '{"model": "bedrock-titan-embeddings", "input": "The food was delicious and the waiter..."}'
 
 Models: `, addr)
 	for i, m := range demoModels {
