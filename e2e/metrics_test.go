@@ -203,15 +203,18 @@ func TestRequestLogLine(t *testing.T) {
 	if got := resp.Header.Get("X-Request-Id"); got != "req-from-client-42" {
 		t.Errorf("X-Request-Id answered %q", got)
 	}
+	// The line is written once the answer went out: it may trail the answer.
 	var line map[string]any
-	for _, l := range strings.Split(g.logs.String(), "\n") {
-		var rec map[string]any
-		if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "request" && rec["request_id"] == "req-from-client-42" {
-			line = rec
+	for deadline := time.Now().Add(10 * time.Second); line == nil; time.Sleep(10 * time.Millisecond) {
+		for _, l := range strings.Split(g.logs.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "request" && rec["request_id"] == "req-from-client-42" {
+				line = rec
+			}
 		}
-	}
-	if line == nil {
-		t.Fatalf("no request log line with the client's id:\n%s", g.logs)
+		if line == nil && time.Now().After(deadline) {
+			t.Fatalf("no request log line with the client's id:\n%s", g.logs)
+		}
 	}
 	want := map[string]any{"model": "bedrock-claude", "deployment": "bedrock-claude#1", "status": 200.0,
 		"retries": 0.0, "fallbacks": 0.0, "prompt_tokens": 2.0, "completion_tokens": 3.0, "path": "/chat/completions"}

@@ -285,4 +285,3 @@ func cmpOr(d, def time.Duration) time.Duration {
 	}
 	return d
 }
-
