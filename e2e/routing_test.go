@@ -157,9 +157,7 @@ func TestRoutingThrottledDeploymentCoolsDown(t *testing.T) {
 	if v := metrics.value(t, "strata_deployment_cooldowns_total", "deployment", "bedrock-claude#1"); v != 1 {
 		t.Errorf("cooldowns of bedrock-claude#1 = %v, want 1", v)
 	}
-	if !strings.Contains(g.logs.String(), `"msg":"deployment cooling down"`) {
-		t.Error("the cooldown was not logged")
-	}
+	waitForLog(t, g, `"msg":"deployment cooling down"`)
 }
 
 // A failed call is retried on the other deployment, plain and streamed,
