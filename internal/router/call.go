@@ -123,7 +123,7 @@ func (r *Router) tryGroup(ctx context.Context, g *group, req *Request, try Attem
 		}
 		tally.Retries++
 		r.metrics.Retry(g.name)
-		log.Info("retrying", "model", g.name, "failed_deployment", d.ID, "retry", attempt+1, "of", retries, "error", err.Error())
+		log.Info("retrying", "model", g.name, "failed_deployment", d.ID, "retry", attempt+1, "num_retries", retries, "error", err.Error())
 	}
 }
 
