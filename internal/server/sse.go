@@ -11,11 +11,12 @@ import (
 // sseWriter writes server-sent events and flushes each one as it is
 // written: a token must reach the client when Bedrock sends it.
 type sseWriter struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	buf bytes.Buffer
-	enc *json.Encoder
-	err error
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	buf  bytes.Buffer
+	enc  *json.Encoder
+	line []byte // a chunk's event, reused
+	err  error
 }
 
 func newSSEWriter(w http.ResponseWriter) *sseWriter {
@@ -35,8 +36,17 @@ func (s *sseWriter) start() {
 	s.err = s.rc.Flush()
 }
 
-// chunk writes one chat chunk as a data event.
-func (s *sseWriter) chunk(c *openai.ChatChunk) error { return s.data(c) }
+// chunk writes one chat chunk as a data event. Chunks are the hot path of
+// a stream, so they are encoded without reflection.
+func (s *sseWriter) chunk(c *openai.ChatChunk) error {
+	if s.err != nil {
+		return s.err
+	}
+	s.line = append(s.line[:0], "data: "...)
+	s.line = c.AppendJSON(s.line)
+	s.line = append(s.line, '\n', '\n')
+	return s.write(s.line)
+}
 
 func (s *sseWriter) data(v any) error {
 	if s.err != nil {
