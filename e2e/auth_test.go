@@ -344,9 +344,13 @@ func assertCredentialsFailure(t *testing.T, g *gateway, err error, reason string
 	if !errors.As(err, &apiErr) {
 		t.Fatalf("want an API error, got %v", err)
 	}
-	if apiErr.StatusCode != http.StatusInternalServerError || apiErr.Code != "aws_credentials_unavailable" ||
-		!strings.Contains(apiErr.Message, "AWS credentials") {
-		t.Errorf("client saw %d %q: %q", apiErr.StatusCode, apiErr.Code, apiErr.Message)
+	// AWS refused the deployment's credentials: the client gets a 401 (or a
+	// 403 for a denial) that names STS's error code and nothing more.
+	code, _, _ := strings.Cut(reason, ":")
+	authFailure := apiErr.StatusCode == http.StatusUnauthorized && apiErr.Type == "authentication_error" ||
+		apiErr.StatusCode == http.StatusForbidden && apiErr.Type == "permission_error"
+	if !authFailure || !strings.Contains(apiErr.Message, "AWS refused the credentials of this model's deployment ("+code+")") {
+		t.Errorf("client saw %d %q %q: %q", apiErr.StatusCode, apiErr.Type, apiErr.Code, apiErr.Message)
 	}
 	g.stop(t)
 	if findLog(g, "could not get AWS credentials", `"models":"claude#1"`, reason) == nil {

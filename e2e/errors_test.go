@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -159,8 +160,9 @@ func TestWrongSecret(t *testing.T) {
 	if typ != "authentication_error" || !strings.Contains(msg, "signature") {
 		t.Errorf("type %q message %q", typ, msg)
 	}
-	if !strings.Contains(g.logs.String(), `"deployment":"bedrock-claude#1"`) {
-		t.Errorf("the log does not name the deployment whose credentials failed")
+	g.stop(t)
+	if !failureLogNames(g.logs.String(), "InvalidSignatureException", `"deployment":"bedrock-claude#1"`) {
+		t.Errorf("no log line of the failed request names the deployment whose credentials failed:\n%s", g.logs)
 	}
 }
 
@@ -235,4 +237,29 @@ func TestSecretsNeverLogged(t *testing.T) {
 	if strings.Contains(g.logs.String(), testSecretKey) {
 		t.Fatal("the secret access key appears in the gateway's output")
 	}
+}
+
+// failureLogNames reports whether the log of the request that failed with
+// reason has a line containing want.
+func failureLogNames(logs, reason, want string) bool {
+	var requestID string
+	lines := strings.Split(logs, "\n")
+	for _, line := range lines {
+		if strings.Contains(line, `"msg":"request failed"`) && strings.Contains(line, reason) {
+			var rec struct {
+				RequestID string `json:"request_id"`
+			}
+			_ = json.Unmarshal([]byte(line), &rec)
+			requestID = rec.RequestID
+		}
+	}
+	if requestID == "" {
+		return false
+	}
+	for _, line := range lines {
+		if strings.Contains(line, `"request_id":"`+requestID+`"`) && strings.Contains(line, want) {
+			return true
+		}
+	}
+	return false
 }

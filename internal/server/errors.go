@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/openai"
 	"github.com/strata-gateway/strata/internal/router"
@@ -32,6 +34,12 @@ func clientError(err error) *openai.Error {
 	}
 	var ce *bedrock.CredentialsError
 	if errors.As(err, &ce) {
+		var refusal smithy.APIError
+		if errors.As(err, &refusal) {
+			if oe, ok := translate.ErrorFromCredentialsRefusal(refusal.ErrorCode(), err); ok {
+				return oe
+			}
+		}
 		return &openai.Error{Status: http.StatusInternalServerError, Type: openai.TypeServer, Code: "aws_credentials_unavailable",
 			Message: "the gateway could not obtain AWS credentials for this model; see the gateway's log", Err: err}
 	}

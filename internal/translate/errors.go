@@ -30,6 +30,15 @@ var bedrockErrors = map[string]struct {
 	"ModelStreamErrorException":           {424, openai.TypeAPI, "model_stream_error"},
 	"ConflictException":                   {409, openai.TypeInvalidRequest, "conflict"},
 	"ServiceUnavailable":                  {503, openai.TypeUnavailable, "service_unavailable"},
+
+	// STS refusing the credentials a deployment assumes a role with.
+	"SignatureDoesNotMatch":   {401, openai.TypeAuthentication, "invalid_credentials"},
+	"InvalidClientTokenId":    {401, openai.TypeAuthentication, "invalid_credentials"},
+	"ExpiredToken":            {401, openai.TypeAuthentication, "expired_credentials"},
+	"InvalidIdentityToken":    {401, openai.TypeAuthentication, "invalid_credentials"},
+	"IDPRejectedClaim":        {403, openai.TypePermission, "access_denied"},
+	"AccessDenied":            {403, openai.TypePermission, "access_denied"},
+	"RegionDisabledException": {403, openai.TypePermission, "access_denied"},
 }
 
 // ErrorFromBedrock turns a Bedrock exception into the error the client
@@ -47,4 +56,16 @@ func ErrorFromBedrock(e *bedrock.APIError) *openai.Error {
 	}
 	out.Message = "Bedrock " + e.Code + ": " + out.Message
 	return out
+}
+
+// ErrorFromCredentialsRefusal is the client's error when AWS refused the
+// credentials of the deployment (an STS call failed with code). The
+// message stays generic: the reason, and which model entry, go to the log.
+func ErrorFromCredentialsRefusal(code string, cause error) (*openai.Error, bool) {
+	m, ok := bedrockErrors[code]
+	if !ok || (m.status != 401 && m.status != 403) {
+		return nil, false
+	}
+	return &openai.Error{Status: m.status, Type: m.typ, Code: m.code, Err: cause,
+		Message: "AWS refused the credentials of this model's deployment (" + code + "); see the gateway's log"}, true
 }
