@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string) error {
 	fs.Float64Var(&o.rate, "rate", 0, "open-loop request rate; 0 means a quarter of Strata's saturated throughput at 32 connections")
 	fs.DurationVar(&o.latencyFor, "latency-duration", 10*time.Second, "length of each open-loop run")
 	fs.IntVar(&o.streams, "streams", 200, "streams timed one after another, each way")
-	fs.IntVar(&o.pacedStreams, "paced-streams", 10, "paced streams read to check that every event is flushed")
+	fs.IntVar(&o.pacedStreams, "paced-streams", 5, "paced streams read to check that every event is flushed")
 	fs.IntVar(&o.holdStreams, "hold-streams", 1000, "slow streams held open at once for the memory reading")
 	fs.IntVar(&o.wrkThreads, "wrk-threads", 2, "wrk threads")
 	fs.BoolVar(&o.profile, "profile", false, "save a CPU profile of Strata under the 32-connection load next to the results")

@@ -26,7 +26,7 @@ const (
 
 const (
 	streamEvents  = 50
-	pacedInterval = 5 * time.Millisecond
+	pacedInterval = 20 * time.Millisecond
 	slowInterval  = time.Second
 )
 
