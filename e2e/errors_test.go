@@ -263,3 +263,35 @@ func failureLogNames(logs, reason, want string) bool {
 	}
 	return false
 }
+
+// Embeddings and images go through the router like chat: per-request
+// routing keys apply (never reaching Bedrock), the served deployment is in
+// the headers and the request's log line.
+func TestEmbeddingsRouted(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	cfg := fmt.Sprintf(`model_list:
+  - model_name: emb-a
+    litellm_params: {model: bedrock/amazon.titan-embed-text-v1, aws_bedrock_runtime_endpoint: %[1]s, aws_region_name: %[2]s, aws_access_key_id: %[3]s, aws_secret_access_key: os.environ/SECRET}
+  - model_name: emb-b
+    litellm_params: {model: bedrock/amazon.titan-embed-text-v2:0, aws_bedrock_runtime_endpoint: %[1]s, aws_region_name: %[2]s, aws_access_key_id: %[3]s, aws_secret_access_key: os.environ/SECRET}
+`, endpoint, testRegion, testAccessKey)
+	g := startGateway(t, cfg, "SECRET="+testSecretKey)
+	em.Fault(emulator.Fault{Model: "amazon.titan-embed-text-v1", Kind: emulator.FaultUnavailable})
+
+	status, raw, hdr := g.post(t, "/embeddings", `{"model":"emb-a","input":"hello","fallbacks":["emb-b"],"num_retries":0}`)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, raw)
+	}
+	if hdr.Get("X-Strata-Model-Group") != "emb-b" || hdr.Get("X-Strata-Attempted-Fallbacks") != "1" {
+		t.Errorf("served by %q after %q fallbacks", hdr.Get("X-Strata-Model-Group"), hdr.Get("X-Strata-Attempted-Fallbacks"))
+	}
+	for _, c := range em.Calls() {
+		if strings.Contains(string(c.Body), "fallbacks") || strings.Contains(string(c.Body), "num_retries") {
+			t.Errorf("routing keys reached Bedrock: %s", c.Body)
+		}
+	}
+	g.stop(t)
+	if !strings.Contains(g.logs.String(), `"msg":"request","request_id"`) || !strings.Contains(g.logs.String(), `"deployment":"emb-b#1"`) {
+		t.Errorf("the request log line does not name the deployment:\n%s", g.logs)
+	}
+}

@@ -29,7 +29,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	}
 	rec := recordFrom(r.Context())
 	rec.model = req.Model
-	route, err := routeOf(&req)
+	route, err := routeOf(req.Model, req.Stream, req.Extra)
 	if err != nil {
 		return err
 	}
@@ -82,11 +82,12 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	return s.relayChunks(w, r, log, held, call)
 }
 
-// routeOf reads the request's own routing keys, LiteLLM's: num_retries,
-// timeout and stream_timeout (seconds) and fallbacks (model names).
-func routeOf(req *openai.ChatRequest) (router.Request, error) {
-	route := router.Request{Model: req.Model, Stream: req.Stream}
-	if raw, ok := req.Extra["num_retries"]; ok {
+// routeOf reads a request's own routing keys, LiteLLM's: num_retries,
+// timeout and stream_timeout (seconds) and fallbacks (model names). They
+// steer the gateway and are never sent to Bedrock.
+func routeOf(model string, stream bool, extra map[string]json.RawMessage) (router.Request, error) {
+	route := router.Request{Model: model, Stream: stream}
+	if raw, ok := extra["num_retries"]; ok {
 		var n int
 		if err := json.Unmarshal(raw, &n); err != nil || n < 0 {
 			return route, openai.InvalidRequest("num_retries", "num_retries must be a whole number >= 0")
@@ -97,7 +98,7 @@ func routeOf(req *openai.ChatRequest) (router.Request, error) {
 		key  string
 		into *time.Duration
 	}{{"timeout", &route.Timeout}, {"stream_timeout", &route.StreamTimeout}} {
-		raw, ok := req.Extra[t.key]
+		raw, ok := extra[t.key]
 		if !ok {
 			continue
 		}
@@ -107,7 +108,7 @@ func routeOf(req *openai.ChatRequest) (router.Request, error) {
 		}
 		*t.into = time.Duration(seconds * float64(time.Second))
 	}
-	if raw, ok := req.Extra["fallbacks"]; ok && string(raw) != "null" {
+	if raw, ok := extra["fallbacks"]; ok && string(raw) != "null" {
 		// An empty list is kept as such: it turns the configured fallbacks off.
 		route.Fallbacks = []string{}
 		if err := json.Unmarshal(raw, &route.Fallbacks); err != nil {
@@ -115,6 +116,27 @@ func routeOf(req *openai.ChatRequest) (router.Request, error) {
 		}
 	}
 	return route, nil
+}
+
+// routed runs try through the router for a whole-answer endpoint
+// (embeddings, images) and keeps the request's log record and headers.
+func (s *Server) routed(w http.ResponseWriter, r *http.Request, model string, extra map[string]json.RawMessage, try router.AttemptFunc) (*router.Call, error) {
+	rec := recordFrom(r.Context())
+	rec.model = model
+	route, err := routeOf(model, false, extra)
+	if err != nil {
+		return nil, err
+	}
+	route.Logger = loggerFrom(r.Context(), s.log).With("model", model)
+	call, tally, err := s.router.Do(r.Context(), route, try)
+	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
+	setAttemptHeaders(w.Header(), tally)
+	if err != nil {
+		return nil, err
+	}
+	rec.deployment = call.Deployment.ID
+	setServedHeaders(w.Header(), call)
+	return call, nil
 }
 
 // setServedHeaders says which deployment answered: the model name (a

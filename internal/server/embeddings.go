@@ -24,9 +24,8 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	if err := s.router.Has(req.Model); err != nil {
 		return err
 	}
-	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
 	var resp *openai.EmbeddingResponse
-	call, _, err := s.router.Do(r.Context(), router.Request{Model: req.Model, Logger: log}, func(ctx context.Context, c *router.Call) error {
+	call, err := s.routed(w, r, req.Model, req.Extra, func(ctx context.Context, c *router.Call) error {
 		out, err := s.embed(ctx, c.Deployment, &req)
 		if err == nil {
 			resp = out
@@ -36,7 +35,9 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	call.Finish(router.Usage{InputTokens: resp.Usage.PromptTokens}, nil)
+	usage := router.Usage{InputTokens: resp.Usage.PromptTokens}
+	recordFrom(r.Context()).usage = usage
+	call.Finish(usage, nil)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

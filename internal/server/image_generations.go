@@ -25,7 +25,7 @@ func (s *Server) imageGenerations(w http.ResponseWriter, r *http.Request) error 
 	}
 	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
 	var images []string
-	call, _, err := s.router.Do(r.Context(), router.Request{Model: req.Model, Logger: log}, func(ctx context.Context, c *router.Call) error {
+	call, err := s.routed(w, r, req.Model, req.Extra, func(ctx context.Context, c *router.Call) error {
 		d := c.Deployment
 		if err := d.Serves(translate.APIImages); err != nil {
 			return err
