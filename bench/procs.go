@@ -184,26 +184,63 @@ func startStrata(bin, dir, upstreamURL string, extraArgs []string) (*strataProce
 	return s, nil
 }
 
-// goroutines reads the goroutine count from the pprof endpoint.
-func (s *strataProcess) goroutines(ctx context.Context) (int, error) {
+// goroutineCount is Strata's goroutines, and how many of them belong to
+// idle upstream connections kept for reuse (two each), which come and go
+// with the pool and are bounded by it.
+type goroutineCount struct {
+	Total  int `json:"total"`
+	Pooled int `json:"pooled_connections"`
+}
+
+// working is every goroutine but the pooled connections': what a leak
+// would grow.
+func (g goroutineCount) working() int { return g.Total - g.Pooled }
+
+// goroutines reads the goroutine profile from the pprof endpoint.
+func (s *strataProcess) goroutines(ctx context.Context) (goroutineCount, error) {
+	var g goroutineCount
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.pprofURL+"goroutine?debug=1", nil)
 	if err != nil {
-		return 0, err
+		return g, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return g, err
 	}
 	defer resp.Body.Close()
-	line, err := bufio.NewReader(resp.Body).ReadString('\n')
-	if err != nil {
-		return 0, err
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	if !sc.Scan() {
+		return g, fmt.Errorf("empty goroutine profile: %v", sc.Err())
 	}
-	_, n, ok := strings.Cut(strings.TrimSpace(line), "total ")
+	_, total, ok := strings.Cut(strings.TrimSpace(sc.Text()), "total ")
 	if !ok {
-		return 0, fmt.Errorf("unexpected goroutine profile header %q", line)
+		return g, fmt.Errorf("unexpected goroutine profile header %q", sc.Text())
 	}
-	return strconv.Atoi(n)
+	if g.Total, err = strconv.Atoi(total); err != nil {
+		return g, err
+	}
+	// Groups of identical stacks: "N @ 0x...", then "#\t0x... function ..." lines.
+	group, pooled := 0, false
+	flush := func() {
+		if pooled {
+			g.Pooled += group
+		}
+		group, pooled = 0, false
+	}
+	for sc.Scan() {
+		line := sc.Text()
+		if n, _, ok := strings.Cut(line, " @ "); ok && !strings.HasPrefix(line, "#") {
+			flush()
+			group, _ = strconv.Atoi(n)
+			continue
+		}
+		if strings.Contains(line, "net/http.(*persistConn).readLoop") || strings.Contains(line, "net/http.(*persistConn).writeLoop") {
+			pooled = true
+		}
+	}
+	flush()
+	return g, sc.Err()
 }
 
 // cpuProfile records a CPU profile of Strata for d into path.

@@ -49,7 +49,7 @@ func (b *bench) runAll(ctx context.Context) error {
 	if b.res.Memory.IdleGoroutines, err = b.st.goroutines(ctx); err != nil {
 		return err
 	}
-	logf("idle: RSS %s, %d goroutines", mb(b.res.Memory.IdleRSS), b.res.Memory.IdleGoroutines)
+	logf("idle: RSS %s, %d goroutines", mb(b.res.Memory.IdleRSS), b.res.Memory.IdleGoroutines.Total)
 
 	if !b.o.skipThroughput {
 		if err := b.throughput(ctx); err != nil {
@@ -128,7 +128,7 @@ func (b *bench) throughput(ctx context.Context) error {
 			return err
 		}
 		b.res.Leak = append(b.res.Leak, leakRound{Round: round, RSS: rss, Goroutines: g})
-		logf("after round %d: RSS %s, %d goroutines", round, mb(rss), g)
+		logf("after round %d: RSS %s, %d goroutines (%d of pooled connections)", round, mb(rss), g.Total, g.Pooled)
 	}
 	b.res.Memory.AfterLoadRSS = b.res.Leak[len(b.res.Leak)-1].RSS
 	b.res.ThroughputSummary = summarizeThroughput(b.res.Throughput)
@@ -168,12 +168,30 @@ func (b *bench) latency(ctx context.Context) error {
 	if b.res.Latency.Direct, err = ol.run(ctx, b.directURL(modelFast, "converse"), b.bodies.converse, rate, b.o.latencyFor); err != nil {
 		return err
 	}
+	// CPU per request at a fixed rate includes what saturation hides: a
+	// wake-up per request instead of batches of work.
+	withCPU := func(pid int, f func() (latencyStats, error)) (latencyStats, float64, error) {
+		c0, err := cpuSeconds(pid)
+		if err != nil {
+			return latencyStats{}, 0, err
+		}
+		st, err := f()
+		c1, cerr := cpuSeconds(pid)
+		if err == nil {
+			err = cerr
+		}
+		return st, (c1 - c0) / float64(max(1, st.Requests)) * 1000, err
+	}
 	logf("open loop at %.0f req/s for %s, through strata", rate, b.o.latencyFor)
-	if b.res.Latency.Strata, err = ol.run(ctx, b.strataURL(), b.bodies.chat, rate, b.o.latencyFor); err != nil {
+	if b.res.Latency.Strata, b.res.CPU.StrataPer1000AtRate, err = withCPU(b.st.pid(), func() (latencyStats, error) {
+		return ol.run(ctx, b.strataURL(), b.bodies.chat, rate, b.o.latencyFor)
+	}); err != nil {
 		return err
 	}
 	logf("open loop at %.0f req/s for %s, through the reference proxy", rate, b.o.latencyFor)
-	if b.res.Latency.Proxy, err = ol.run(ctx, b.proxyURL+"/model/"+modelFast+"/converse", b.bodies.converse, rate, b.o.latencyFor); err != nil {
+	if b.res.Latency.Proxy, b.res.CPU.ProxyPer1000AtRate, err = withCPU(b.proxy.pid(), func() (latencyStats, error) {
+		return ol.run(ctx, b.proxyURL+"/model/"+modelFast+"/converse", b.bodies.converse, rate, b.o.latencyFor)
+	}); err != nil {
 		return err
 	}
 	l := &b.res.Latency
@@ -257,7 +275,7 @@ func (b *bench) heldStreams(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	logf("%d streams open: RSS %s, %d goroutines", opened, mb(m.HeldStreamsRSS), m.HeldGoroutines)
+	logf("%d streams open: RSS %s, %d goroutines", opened, mb(m.HeldStreamsRSS), m.HeldGoroutines.Total)
 	// Closed streams must give their goroutines back promptly.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -267,21 +285,16 @@ func (b *bench) heldStreams(ctx context.Context) error {
 			return err
 		}
 		m.AfterStreamsGoroutines = g
-		if g <= m.IdleGoroutines+2*maxUpstreamIdle || time.Now().After(deadline) {
+		if g.working() <= m.IdleGoroutines.working() || time.Now().After(deadline) {
 			break
 		}
 	}
 	if m.AfterStreamsRSS, err = rssBytes(b.st.pid()); err != nil {
 		return err
 	}
-	logf("streams closed: RSS %s, %d goroutines", mb(m.AfterStreamsRSS), m.AfterStreamsGoroutines)
+	logf("streams closed: RSS %s, %d goroutines", mb(m.AfterStreamsRSS), m.AfterStreamsGoroutines.Total)
 	return nil
 }
-
-// maxUpstreamIdle is the largest number of idle upstream connections Strata
-// may keep after a load (each holds two goroutines): its transport's
-// MaxIdleConnsPerHost.
-const maxUpstreamIdle = 512
 
 func summarizeThroughput(runs []throughputRun) []throughputSummary {
 	var out []throughputSummary

@@ -34,8 +34,9 @@ func (c *streamClient) close() { c.client.CloseIdleConnections() }
 // end, and how the bytes arrived.
 type streamTiming struct {
 	ttfb, ttlb time.Duration
-	// batched counts reads that brought more than one event: with paced
-	// events and a gateway that flushes each one, every read brings one.
+	// batched counts reads after the first that brought more than one
+	// event: with paced events and a gateway that flushes each one, every
+	// read brings one.
 	batched int
 	events  int
 }
@@ -93,10 +94,13 @@ func (c *streamClient) once(ctx context.Context, url string, body []byte, count 
 				t.ttfb = time.Since(start)
 			}
 			e := count(buf[:n])
-			t.events += e
-			if e > 1 {
+			// The first events may come together: Strata holds a stream
+			// until its first token, so that a failure before it can
+			// still be retried on another deployment.
+			if e > 1 && t.events > 0 {
 				t.batched++
 			}
+			t.events += e
 		}
 		if errors.Is(err, io.EOF) {
 			break
