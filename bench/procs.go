@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -135,14 +135,21 @@ type strataProcess struct {
 	logPath  string
 }
 
-var listenURL = regexp.MustCompile(`msg="?(strata listening|pprof listening)"? url=(\S+)`)
-
 // startStrata starts the binary with its log going straight to a file (no
 // pipe through the bench, whose CPU would then count against the run) and
-// reads the listening addresses from that file.
+// waits until it answers. Its ports are picked here, so that the log level
+// is the user's to choose.
 func startStrata(bin, dir, upstreamURL string, extraArgs []string) (*strataProcess, error) {
 	cfg := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfg, []byte(strataConfig(upstreamURL)), 0o600); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	pprofPort, err := freePort()
+	if err != nil {
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "strata.log")
@@ -151,16 +158,29 @@ func startStrata(bin, dir, upstreamURL string, extraArgs []string) (*strataProce
 		return nil, err
 	}
 	defer logFile.Close()
-	args := append([]string{"--config", cfg, "--host", "127.0.0.1", "--port", "0", "--pprof-addr", "127.0.0.1:0"}, extraArgs...)
+	args := append([]string{"--config", cfg, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--pprof-addr", "127.0.0.1:" + strconv.Itoa(pprofPort)}, extraArgs...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	p, err := start("strata", cmd)
 	if err != nil {
 		return nil, err
 	}
-	s := &strataProcess{process: p, logPath: logPath}
+	s := &strataProcess{
+		process:  p,
+		url:      "http://127.0.0.1:" + strconv.Itoa(port),
+		pprofURL: "http://127.0.0.1:" + strconv.Itoa(pprofPort) + "/debug/pprof/",
+		logPath:  logPath,
+	}
 	deadline := time.Now().Add(15 * time.Second)
-	for s.url == "" || s.pprofURL == "" {
+	for {
+		resp, err := http.Get(s.url + "/health/liveliness")
+		if err == nil {
+			resp.Body.Close()
+			if _, err := s.goroutines(context.Background()); err == nil {
+				return s, nil
+			}
+		}
 		select {
 		case <-p.done:
 			log, _ := os.ReadFile(logPath)
@@ -169,19 +189,19 @@ func startStrata(bin, dir, upstreamURL string, extraArgs []string) (*strataProce
 		}
 		if time.Now().After(deadline) {
 			p.stop()
-			return nil, errors.New("strata did not report its addresses within 15s (see " + logPath + ")")
-		}
-		log, _ := os.ReadFile(logPath)
-		for _, m := range listenURL.FindAllSubmatch(log, -1) {
-			u := strings.Trim(string(m[2]), `"`)
-			if string(m[1]) == "strata listening" {
-				s.url = u
-			} else {
-				s.pprofURL = u
-			}
+			return nil, errors.New("strata did not answer within 15s (see " + logPath + ")")
 		}
 	}
-	return s, nil
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // goroutineCount is Strata's goroutines, and how many of them belong to
