@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each closed-loop (wrk) run")
 	fs.IntVar(&o.rounds, "rounds", 3, "closed-loop rounds; RSS and goroutines are read after each (leak check)")
-	fs.Float64Var(&o.rate, "rate", 0, "open-loop request rate; 0 means a quarter of Strata's saturated throughput at 32 connections")
+	fs.Float64Var(&o.rate, "rate", 1000, "open-loop request rate; 0 means a quarter of Strata's saturated throughput at 32 connections")
 	fs.DurationVar(&o.latencyFor, "latency-duration", 10*time.Second, "length of each open-loop run")
 	fs.IntVar(&o.streams, "streams", 200, "streams timed one after another, each way")
 	fs.IntVar(&o.pacedStreams, "paced-streams", 5, "paced streams read to check that every event is flushed")
@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	if o.skipThroughput && o.rate == 0 {
-		return errors.New("-latency-only needs -rate")
+		return errors.New("-latency-only needs a -rate")
 	}
 
 	root, err := moduleRoot()
