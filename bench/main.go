@@ -118,7 +118,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.stop()
-	logf("upstream %s, strata %s (pid %d)", upURL, st.url, st.pid())
+	logf("upstream %s, strata %s (pid %d, profiles at %s)", upURL, st.url, st.pid(), st.pprofURL)
 
 	bodies, err := writeBodies(tmp)
 	if err != nil {
