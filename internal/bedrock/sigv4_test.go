@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,4 +132,42 @@ func BenchmarkSigV4(b *testing.B) {
 		sum := sha256.Sum256(body)
 		s.sign(req, creds, &sum, now)
 	}
+}
+
+// One signer serves every call of a deployment at once, across a change of
+// day and of credentials.
+func TestSigV4ConcurrentCalls(t *testing.T) {
+	s := &sigv4{region: "us-east-1", service: signingName}
+	days := []time.Time{time.Date(2026, 11, 24, 23, 59, 59, 0, time.UTC), time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)}
+	creds := []aws.Credentials{
+		{AccessKeyID: "AKID1", SecretAccessKey: "secret1"},
+		{AccessKeyID: "AKID2", SecretAccessKey: "secret2", SessionToken: "token"},
+	}
+	body := []byte(`{"messages":[]}`)
+	sum := sha256.Sum256(body)
+	want := map[[2]int]string{}
+	for d, now := range days {
+		for c, cr := range creds {
+			req := newSignedCall(t, "https://bedrock-runtime.us-east-1.amazonaws.com", "m", body, nil)
+			if err := v4.NewSigner().SignHTTP(context.Background(), cr, req, hex.EncodeToString(sum[:]), signingName, "us-east-1", now); err != nil {
+				t.Fatal(err)
+			}
+			want[[2]int{d, c}] = req.Header.Get("Authorization")
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				d, c := (g+i)%2, (g+i/2)%2
+				req := newSignedCall(t, "https://bedrock-runtime.us-east-1.amazonaws.com", "m", body, nil)
+				s.sign(req, creds[c], &sum, days[d])
+				if got := req.Header.Get("Authorization"); got != want[[2]int{d, c}] {
+					t.Errorf("day %d creds %d: %s, want %s", d, c, got, want[[2]int{d, c}])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
