@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // signingName is the SigV4 service name of the Bedrock runtime.
@@ -36,7 +38,7 @@ type Client struct {
 	endpoint string
 	region   string
 	creds    aws.CredentialsProvider
-	signer   *sigv4
+	signer   *v4.Signer
 	http     *http.Client
 	now      func() time.Time
 	answers  sync.Pool // *bytes.Buffer for Converse answers
@@ -76,7 +78,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		endpoint: strings.TrimRight(endpoint, "/"),
 		region:   opts.Region,
 		creds:    creds,
-		signer:   &sigv4{region: opts.Region, service: signingName},
+		signer:   v4.NewSigner(), // caches the derived signing key per day, region and service
 		http:     hc,
 		now:      now,
 	}, nil
@@ -135,7 +137,9 @@ func (c *Client) do(ctx context.Context, modelID, operation, accept string, body
 		return nil, &CredentialsError{Err: err}
 	}
 	sum := sha256.Sum256(body)
-	c.signer.sign(req, creds, &sum, c.now())
+	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.region, c.now()); err != nil {
+		return nil, fmt.Errorf("bedrock: sign request: %w", err)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, &TransportError{Err: err}

@@ -1,24 +1,85 @@
 package bedrock
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 )
 
+// frames reads AWS eventstream messages with the AWS SDK's decoder, which
+// checks every frame's prelude and message CRC, into one reused buffer. It
+// turns exception and error frames into *APIError and tells a stream that
+// ended between frames (io.EOF) from one cut inside a frame.
+type frames struct {
+	in      countingReader
+	dec     *eventstream.Decoder
+	payload []byte
+	done    bool
+}
+
+func newFrames(r io.Reader) frames {
+	return frames{in: countingReader{r: r}, dec: eventstream.NewDecoder(), payload: make([]byte, 0, 4096)}
+}
+
+// next returns the next event's type and payload. The payload is valid
+// until the next call.
+func (f *frames) next() (eventType string, payload []byte, err error) {
+	if f.done {
+		return "", nil, io.EOF
+	}
+	f.in.n = 0
+	msg, err := f.dec.Decode(&f.in, f.payload[:0])
+	if err != nil {
+		f.done = true
+		if errors.Is(err, io.EOF) && f.in.n == 0 {
+			return "", nil, io.EOF // the stream ended between frames
+		}
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return "", nil, fmt.Errorf("%w: %w", ErrStreamTruncated, err)
+	}
+	if cap(msg.Payload) > cap(f.payload) {
+		f.payload = msg.Payload[:0] // keep the larger buffer for the frames to come
+	}
+	switch messageType := headerString(msg.Headers, ":message-type"); messageType {
+	case "event":
+		return headerString(msg.Headers, ":event-type"), msg.Payload, nil
+	case "exception":
+		f.done = true
+		return "", nil, exceptionError(headerString(msg.Headers, ":exception-type"), msg.Payload)
+	case "error":
+		f.done = true
+		return "", nil, &APIError{Code: headerString(msg.Headers, ":error-code"), Message: headerString(msg.Headers, ":error-message")}
+	default:
+		f.done = true
+		return "", nil, fmt.Errorf("bedrock: unknown eventstream message type %q", messageType)
+	}
+}
+
+// countingReader counts the bytes read through it, so that an end of input
+// inside a frame can be told from one between frames: the SDK's decoder
+// reports both as io.EOF.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
 // Stream reads a ConverseStream answer, one event at a time. It is not safe
 // for concurrent use.
 type Stream struct {
 	body   io.ReadCloser
-	frames frameReader
-	frame  frame
+	frames frames
 	events eventStore
-	done   bool
 }
 
 // eventStore holds the decoded events: Next fills one of them and points
@@ -33,7 +94,7 @@ type eventStore struct {
 }
 
 func newStream(body io.ReadCloser) *Stream {
-	return &Stream{body: body, frames: frameReader{r: body}}
+	return &Stream{body: body, frames: newFrames(body)}
 }
 
 // NewStreamReader reads ConverseStream events from r; for tests and tools
@@ -48,177 +109,17 @@ var ErrStreamTruncated = errors.New("bedrock: stream ended before the message wa
 // points to is reused: it is valid until the next call. Next returns
 // io.EOF after the stream's last event, *APIError for an exception frame,
 // and ErrStreamTruncated (wrapped) for a connection that broke mid-stream
-// or a frame that fails its checks: every frame's prelude and message CRC
-// is verified.
+// or a frame that fails its checks.
 func (s *Stream) Next(ev *StreamEvent) error {
-	if s.done {
-		return io.EOF
+	eventType, payload, err := s.frames.next()
+	if err != nil {
+		return err
 	}
-	f := &s.frame
-	if err := s.frames.next(f); err != nil {
-		s.done = true
-		if err == io.EOF {
-			return io.EOF
-		}
-		return fmt.Errorf("%w: %w", ErrStreamTruncated, err)
-	}
-	switch string(f.messageType) {
-	case "event":
-		return s.decodeEvent(f.eventType, f.payload, ev)
-	case "exception":
-		s.done = true
-		return exceptionError(string(f.exceptionType), f.payload)
-	case "error":
-		s.done = true
-		return &APIError{Code: string(f.errorCode), Message: string(f.errorMessage)}
-	}
-	return fmt.Errorf("bedrock: unknown eventstream message type %q", f.messageType)
+	return s.decodeEvent(eventType, payload, ev)
 }
 
 // Close releases the connection; closing early cancels the rest of the answer.
 func (s *Stream) Close() error { return s.body.Close() }
-
-// An eventstream message: a 12-byte prelude (total length, headers length,
-// prelude CRC), headers, payload, and the CRC32 of everything before it.
-const (
-	preludeLen    = 12
-	minFrameLen   = preludeLen + 4
-	maxHeadersLen = 128 << 10 // the limits of the AWS SDKs' decoders
-	maxPayloadLen = 16 << 20
-)
-
-// frame is one decoded message: the headers a Bedrock stream uses, and the
-// payload. Every slice points into the frameReader's buffer, valid until
-// the next frame is read.
-type frame struct {
-	messageType, eventType, exceptionType, errorCode, errorMessage []byte
-	payload                                                        []byte
-}
-
-// frameReader reads eventstream messages into one reused buffer. It does
-// the work of the AWS SDK's decoder without building a header map per
-// message: that map and its strings were most of the allocations of a
-// streamed event.
-type frameReader struct {
-	r   io.Reader
-	buf []byte
-}
-
-// next reads one message into f. It returns io.EOF only when the stream
-// ends cleanly between messages.
-func (fr *frameReader) next(f *frame) error {
-	if cap(fr.buf) < preludeLen {
-		fr.buf = make([]byte, 0, 1024)
-	}
-	prelude := fr.buf[:preludeLen]
-	if _, err := io.ReadFull(fr.r, prelude); err != nil {
-		return err // io.EOF between messages, io.ErrUnexpectedEOF inside one
-	}
-	total := binary.BigEndian.Uint32(prelude[0:4])
-	headersLen := binary.BigEndian.Uint32(prelude[4:8])
-	if crc32.ChecksumIEEE(prelude[:8]) != binary.BigEndian.Uint32(prelude[8:12]) {
-		return errors.New("eventstream: prelude checksum mismatch")
-	}
-	if total < minFrameLen || headersLen > maxHeadersLen || headersLen > total-minFrameLen || total-minFrameLen-headersLen > maxPayloadLen {
-		return fmt.Errorf("eventstream: invalid message lengths (message %d, headers %d)", total, headersLen)
-	}
-	if cap(fr.buf) < int(total) {
-		grown := make([]byte, total)
-		copy(grown, prelude)
-		fr.buf = grown[:0]
-	}
-	msg := fr.buf[:total]
-	if _, err := io.ReadFull(fr.r, msg[preludeLen:]); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return err
-	}
-	if crc32.ChecksumIEEE(msg[:total-4]) != binary.BigEndian.Uint32(msg[total-4:]) {
-		return errors.New("eventstream: message checksum mismatch")
-	}
-	*f = frame{payload: msg[preludeLen+headersLen : total-4]}
-	return f.parseHeaders(msg[preludeLen : preludeLen+headersLen])
-}
-
-// Header value types of the eventstream encoding.
-const (
-	valueTrue = iota
-	valueFalse
-	valueByte
-	valueInt16
-	valueInt32
-	valueInt64
-	valueBytes
-	valueString
-	valueTimestamp
-	valueUUID
-)
-
-var errHeaders = errors.New("eventstream: malformed headers")
-
-// parseHeaders walks the headers, keeping the string ones a Bedrock
-// stream uses and skipping the rest.
-func (f *frame) parseHeaders(h []byte) error {
-	for len(h) > 0 {
-		nameLen := int(h[0])
-		if len(h) < 2+nameLen {
-			return errHeaders
-		}
-		name, typ := h[1:1+nameLen], h[1+nameLen]
-		h = h[2+nameLen:]
-		var size int
-		switch typ {
-		case valueTrue, valueFalse:
-		case valueByte:
-			size = 1
-		case valueInt16:
-			size = 2
-		case valueInt32:
-			size = 4
-		case valueInt64, valueTimestamp:
-			size = 8
-		case valueUUID:
-			size = 16
-		case valueBytes, valueString:
-			if len(h) < 2 {
-				return errHeaders
-			}
-			n := int(binary.BigEndian.Uint16(h))
-			if len(h) < 2+n {
-				return errHeaders
-			}
-			value := h[2 : 2+n]
-			h = h[2+n:]
-			if typ == valueString {
-				f.setHeader(name, value)
-			}
-			continue
-		default:
-			return fmt.Errorf("eventstream: unknown header value type %d", typ)
-		}
-		if len(h) < size {
-			return errHeaders
-		}
-		h = h[size:]
-	}
-	return nil
-}
-
-func (f *frame) setHeader(name, value []byte) {
-	switch string(name) {
-	case ":message-type":
-		f.messageType = value
-	case ":event-type":
-		f.eventType = value
-	case ":exception-type":
-		f.exceptionType = value
-	case ":error-code":
-		f.errorCode = value
-	case ":error-message":
-		f.errorMessage = value
-	}
-}
 
 func headerString(h eventstream.Headers, name string) string {
 	v := h.Get(name)
@@ -246,11 +147,11 @@ func exceptionError(exType string, payload []byte) *APIError {
 
 // decodeEvent fills ev from one event payload. Unknown event types (Bedrock
 // adds some over time) decode to an empty event, which callers skip.
-func (s *Stream) decodeEvent(eventType, payload []byte, ev *StreamEvent) error {
+func (s *Stream) decodeEvent(eventType string, payload []byte, ev *StreamEvent) error {
 	*ev = StreamEvent{}
 	e := &s.events
 	var target any
-	switch string(eventType) {
+	switch eventType {
 	case EventMessageStart:
 		e.messageStart = MessageStartEvent{}
 		ev.MessageStart, target = &e.messageStart, &e.messageStart

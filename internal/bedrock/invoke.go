@@ -3,13 +3,10 @@ package bedrock
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-
-	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 )
 
 // Headers in which Bedrock reports an InvokeModel call's token counts.
@@ -68,16 +65,14 @@ func (c *Client) InvokeStream(ctx context.Context, modelID string, body []byte) 
 // frames whose "chunk" events carry {"bytes": <base64 of the model's native
 // JSON chunk>}. It is not safe for concurrent use.
 type InvokeChunks struct {
-	body    io.ReadCloser
-	dec     *eventstream.Decoder
-	payload []byte // reused frame buffer
-	done    bool
+	body   io.ReadCloser
+	frames frames
 }
 
 // NewInvokeChunks reads chunks from r; for tests and tools holding an
 // eventstream body from elsewhere.
 func NewInvokeChunks(r io.ReadCloser) *InvokeChunks {
-	return &InvokeChunks{body: r, dec: eventstream.NewDecoder(), payload: make([]byte, 0, 4096)}
+	return &InvokeChunks{body: r, frames: newFrames(r)}
 }
 
 // InvokeChunkEvent is the event type of a model chunk.
@@ -85,73 +80,25 @@ const InvokeChunkEvent = "chunk"
 
 // Next returns the next model-native chunk. It returns io.EOF after the last
 // one, *APIError for an exception frame, and ErrStreamTruncated (wrapped)
-// when the connection broke mid-frame. Frames are CRC-checked by the
-// decoder; events of other types are skipped.
+// when the connection broke mid-frame; events of other types are skipped.
 func (s *InvokeChunks) Next() ([]byte, error) {
 	for {
-		if s.done {
-			return nil, io.EOF
-		}
-		msg, err := s.dec.Decode(s.body, s.payload[:0])
+		eventType, payload, err := s.frames.next()
 		if err != nil {
-			s.done = true
-			if errors.Is(err, io.EOF) {
-				return nil, io.EOF
-			}
-			return nil, fmt.Errorf("%w: %w", ErrStreamTruncated, err)
+			return nil, err
 		}
-		if cap(msg.Payload) > cap(s.payload) {
-			s.payload = msg.Payload[:0]
+		if eventType != InvokeChunkEvent {
+			continue
 		}
-		switch invokeHeader(msg.Headers, ":message-type") {
-		case "event":
-			if invokeHeader(msg.Headers, ":event-type") != InvokeChunkEvent {
-				continue
-			}
-			var chunk struct {
-				Bytes []byte `json:"bytes"`
-			}
-			if err := json.Unmarshal(msg.Payload, &chunk); err != nil {
-				return nil, fmt.Errorf("bedrock: decode invoke chunk: %w", err)
-			}
-			return chunk.Bytes, nil
-		case "exception":
-			s.done = true
-			return nil, invokeException(invokeHeader(msg.Headers, ":exception-type"), msg.Payload)
-		case "error":
-			s.done = true
-			return nil, &APIError{Code: invokeHeader(msg.Headers, ":error-code"), Message: invokeHeader(msg.Headers, ":error-message")}
-		default:
-			return nil, fmt.Errorf("bedrock: unknown eventstream message type %q", invokeHeader(msg.Headers, ":message-type"))
+		var chunk struct {
+			Bytes []byte `json:"bytes"`
 		}
+		if err := json.Unmarshal(payload, &chunk); err != nil {
+			return nil, fmt.Errorf("bedrock: decode invoke chunk: %w", err)
+		}
+		return chunk.Bytes, nil
 	}
 }
 
 // Close releases the connection; closing early cancels the rest of the answer.
 func (s *InvokeChunks) Close() error { return s.body.Close() }
-
-// invokeHeader reads a string header of a frame.
-func invokeHeader(h eventstream.Headers, name string) string {
-	v := h.Get(name)
-	if v == nil {
-		return ""
-	}
-	if sv, ok := v.(eventstream.StringValue); ok {
-		return string(sv)
-	}
-	return v.String()
-}
-
-// invokeException is the *APIError an exception frame carries.
-func invokeException(exType string, payload []byte) *APIError {
-	var body struct {
-		Message  string `json:"message"`
-		Message2 string `json:"Message"`
-	}
-	_ = json.Unmarshal(payload, &body)
-	msg := body.Message
-	if msg == "" {
-		msg = body.Message2
-	}
-	return &APIError{Code: ExceptionName(exType), Message: msg}
-}
