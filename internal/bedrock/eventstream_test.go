@@ -114,3 +114,22 @@ func TestStreamReusesEventStorage(t *testing.T) {
 		t.Fatalf("second event kept the first one's fields: %+v", d)
 	}
 }
+
+// An InvokeModelWithResponseStream body cut inside a frame is a truncation,
+// not the end of the answer.
+func TestInvokeChunksReportCutFrames(t *testing.T) {
+	chunk := eventMessage(InvokeChunkEvent, `{"bytes":"eyJ0ZXh0IjoiaGkifQ=="}`)
+	whole := encodeFrame(t, chunk)
+	body := append(bytes.Clone(whole), whole[:len(whole)-5]...)
+	s := NewInvokeChunks(io.NopCloser(bytes.NewReader(body)))
+	got, err := s.Next()
+	if err != nil || string(got) != `{"text":"hi"}` {
+		t.Fatalf("first chunk %q, %v", got, err)
+	}
+	if _, err := s.Next(); !errors.Is(err, ErrStreamTruncated) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("cut frame: got %v, want ErrStreamTruncated (unexpected EOF)", err)
+	}
+	if _, err := s.Next(); err != io.EOF {
+		t.Fatalf("after the failure: %v, want io.EOF", err)
+	}
+}
