@@ -290,15 +290,9 @@ func (h *heldStream) hold(c *openai.ChatChunk) error {
 	if !h.forClient(c) {
 		return nil
 	}
-	var b bytes.Buffer
-	b.WriteString("data: ")
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(c); err != nil {
-		return err
-	}
-	b.WriteByte('\n')
-	h.held = append(h.held, b.Bytes())
+	// The same bytes the SSE writer writes for a chunk.
+	b := c.AppendJSON([]byte("data: "))
+	h.held = append(h.held, append(b, '\n', '\n'))
 	h.gotToken = h.gotToken || carriesToken(c)
 	return nil
 }
