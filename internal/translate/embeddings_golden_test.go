@@ -2,8 +2,6 @@ package translate_test
 
 import (
 	"encoding/json"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
@@ -16,19 +14,7 @@ import (
 // one {"body", "input_tokens"} per call). Expected: bedrock.bodies.json
 // (one native body per call) or error.json, openai.response.json.
 func TestGoldenEmbeddings(t *testing.T) {
-	files, err := filepath.Glob("testdata/embeddings/*.txtar")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden cases: %v", err)
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			c := readCase(t, file)
-			runEmbeddingsCase(t, c)
-			if *update {
-				c.write(t)
-			}
-		})
-	}
+	runGolden(t, "testdata/embeddings", runEmbeddingsCase)
 }
 
 func runEmbeddingsCase(t *testing.T, c *goldenCase) {

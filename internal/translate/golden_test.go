@@ -29,14 +29,20 @@ var update = flag.Bool("update", false, "rewrite the expected files of golden ca
 // {"exception": type, "data": payload}). Expected outputs:
 // bedrock.request.json or error.json, openai.response.json, openai.sse.
 func TestGoldenChat(t *testing.T) {
-	files, err := filepath.Glob("testdata/chat/*.txtar")
+	runGolden(t, "testdata/chat", runCase)
+}
+
+// runGolden runs every case of dir, and rewrites their expected sections
+// under -update.
+func runGolden(t *testing.T, dir string, run func(*testing.T, *goldenCase)) {
+	files, err := filepath.Glob(dir + "/*.txtar")
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden cases: %v", err)
+		t.Fatalf("no golden cases in %s: %v", dir, err)
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
 			c := readCase(t, file)
-			runCase(t, c)
+			run(t, c)
 			if *update {
 				c.write(t)
 			}

@@ -2,8 +2,6 @@ package translate_test
 
 import (
 	"encoding/json"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/strata-gateway/strata/internal/openai"
@@ -15,19 +13,7 @@ import (
 // call). Expected: bedrock.bodies.json (one native body per call) or
 // error.json, dropped.json, openai.response.json.
 func TestGoldenImages(t *testing.T) {
-	files, err := filepath.Glob("testdata/images/*.txtar")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden cases: %v", err)
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			c := readCase(t, file)
-			runImagesCase(t, c)
-			if *update {
-				c.write(t)
-			}
-		})
-	}
+	runGolden(t, "testdata/images", runImagesCase)
 }
 
 func runImagesCase(t *testing.T, c *goldenCase) {

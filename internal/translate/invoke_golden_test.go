@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,19 +26,7 @@ import (
 // invoke-with-response-stream) or error.json, openai.response.json,
 // openai.replay.sse, openai.sse.
 func TestGoldenInvoke(t *testing.T) {
-	files, err := filepath.Glob("testdata/invoke/*.txtar")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden cases: %v", err)
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			c := readCase(t, file)
-			runInvokeCase(t, c)
-			if *update {
-				c.write(t)
-			}
-		})
-	}
+	runGolden(t, "testdata/invoke", runInvokeCase)
 }
 
 type goldenTarget struct {
