@@ -248,18 +248,3 @@ func (c *Client) ConverseStream(ctx context.Context, modelID string, in *Convers
 	}
 	return newStream(resp.Body), nil
 }
-
-// InvokeModel calls InvokeModel with a model-native body and returns the
-// model-native answer.
-func (c *Client) InvokeModel(ctx context.Context, modelID string, body []byte) ([]byte, error) {
-	resp, err := c.do(ctx, modelID, "invoke", "application/json", body)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, &TransportError{Err: fmt.Errorf("read invoke response: %w", err)}
-	}
-	return out, nil
-}

@@ -23,9 +23,9 @@ type InvokeResponse struct {
 	OutputTokens int
 }
 
-// Invoke calls InvokeModel with a model-native body. Unlike InvokeModel it
-// keeps the token counts from the response headers, which some families
-// (Cohere, Mistral, every embedding model but Titan's) report nowhere else.
+// Invoke calls InvokeModel with a model-native body. It keeps the token
+// counts from the response headers, which some families (Cohere, Mistral,
+// every embedding model but Titan's) report nowhere else.
 func (c *Client) Invoke(ctx context.Context, modelID string, body []byte) (*InvokeResponse, error) {
 	resp, err := c.do(ctx, modelID, "invoke", "application/json", body)
 	if err != nil {
