@@ -68,9 +68,10 @@ func titanEmbedImageCheck(_ string, body map[string]any) error {
 
 // titanEmbedAnswer answers for a Titan embedding model whose default size is
 // dims; normalizes says whether it normalizes by default (v2 does).
-func titanEmbedAnswer(dims int, normalizes bool) func(*Emulator, *exchange, map[string]any, bool) (invokeAnswer, error) {
+func titanEmbedAnswer(defaultDims int, normalizes bool) func(*Emulator, *exchange, map[string]any, bool) (invokeAnswer, error) {
 	return func(_ *Emulator, _ *exchange, body map[string]any, _ bool) (invokeAnswer, error) {
 		text := getString(body, "inputText")
+		dims := defaultDims // per call: the closure is shared by every emulator
 		if n, ok := getInt(body, "dimensions"); ok {
 			dims = int(n)
 		}
@@ -116,12 +117,13 @@ func cohereEmbedV4Schema(string) *field {
 	})
 }
 
-func cohereEmbedAnswer(dims int) func(*Emulator, *exchange, map[string]any, bool) (invokeAnswer, error) {
+func cohereEmbedAnswer(defaultDims int) func(*Emulator, *exchange, map[string]any, bool) (invokeAnswer, error) {
 	return func(_ *Emulator, _ *exchange, body map[string]any, _ bool) (invokeAnswer, error) {
 		texts := getStrings(body, "texts")
 		if len(texts) == 0 {
 			return invokeAnswer{}, validationError("Malformed input request: texts or images must be provided, please reformat your input and try again.")
 		}
+		dims := defaultDims // per call: the closure is shared by every emulator
 		if n, ok := getInt(body, "output_dimension"); ok {
 			dims = int(n)
 		}

@@ -177,6 +177,13 @@ func TestInvokeEmbeddings(t *testing.T) {
 	if v4 := vec("cohere.embed-v4:0", `{"texts":["x"],"input_type":"search_query","embedding_types":["float"],"output_dimension":512}`, "embeddings.float.0"); len(v4) != 512 {
 		t.Errorf("cohere v4: %d values", len(v4))
 	}
+	// A size asked for once is not the default for the calls after it.
+	if v2 := vec("amazon.titan-embed-text-v2:0", `{"inputText":"x"}`, "embedding"); len(v2) != 1024 {
+		t.Errorf("titan v2 after a 256-value call: %d values, want the default 1024", len(v2))
+	}
+	if v4 := vec("cohere.embed-v4:0", `{"texts":["x"],"input_type":"search_query","embedding_types":["float"]}`, "embeddings.float.0"); len(v4) != 1536 {
+		t.Errorf("cohere v4 after a 512-value call: %d values, want the default 1536", len(v4))
+	}
 }
 
 func equal(a, b []float64) bool {
