@@ -57,7 +57,7 @@ type goldenCase struct {
 	sections map[string]string
 }
 
-func readCase(t *testing.T, path string) *goldenCase {
+func readCase(t testing.TB, path string) *goldenCase {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
