@@ -262,7 +262,11 @@ func ConverseFromChat(req *openai.ChatRequest, target *ChatTarget) (*ConverseCal
 // neutralValue reports whether an unsupported parameter carries the value
 // that means "off" (clients such as LangChain send these by default).
 func neutralValue(name string, raw json.RawMessage) bool {
-	v := string(bytes.TrimSpace(raw))
+	var compact bytes.Buffer
+	if json.Compact(&compact, raw) != nil {
+		return false
+	}
+	v := compact.String()
 	switch v {
 	case "null":
 		return true
@@ -272,6 +276,8 @@ func neutralValue(name string, raw json.RawMessage) bool {
 		return name == "presence_penalty" || name == "frequency_penalty" || name == "top_logprobs"
 	case "{}":
 		return name == "logit_bias"
+	case `["text"]`:
+		return name == "modalities" // text out is all Bedrock chat gives
 	}
 	return false
 }
