@@ -25,6 +25,10 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	// The binary under test is built from ../cmd/strata in TestMain, out of
+	// sight of Go's test cache; importing the package it runs makes every
+	// change to the gateway invalidate this package's cached results.
+	_ "github.com/strata-gateway/strata/internal/app"
 	"github.com/strata-gateway/strata/internal/emulator"
 )
 
