@@ -231,6 +231,21 @@ func setIf[T any](m map[string]any, key string, v *T) {
 	}
 }
 
+// samplingKeys are the names a native body gives Converse's inference
+// parameters; an empty stop name means the family takes no stop sequences.
+type samplingKeys struct{ maxTokens, temperature, topP, stop string }
+
+// setSampling writes the inference parameters that are set into m under
+// the family's own names.
+func setSampling(m map[string]any, ic *bedrock.InferenceConfig, k samplingKeys) {
+	setIf(m, k.maxTokens, ic.MaxTokens)
+	setIf(m, k.temperature, ic.Temperature)
+	setIf(m, k.topP, ic.TopP)
+	if k.stop != "" && len(ic.StopSequences) > 0 {
+		m[k.stop] = ic.StopSequences
+	}
+}
+
 // anthropicVersion is the Messages API version Bedrock requires in the body.
 const anthropicVersion = "bedrock-2023-05-31"
 
@@ -270,12 +285,7 @@ func anthropicBody(c *conversation, ic *bedrock.InferenceConfig, _ bool) (map[st
 	if c.system != "" {
 		body["system"] = c.system
 	}
-	setIf(body, "max_tokens", ic.MaxTokens)
-	setIf(body, "temperature", ic.Temperature)
-	setIf(body, "top_p", ic.TopP)
-	if len(ic.StopSequences) > 0 {
-		body["stop_sequences"] = ic.StopSequences
-	}
+	setSampling(body, ic, samplingKeys{"max_tokens", "temperature", "top_p", "stop_sequences"})
 	return body, nil
 }
 
@@ -283,32 +293,20 @@ func anthropicBody(c *conversation, ic *bedrock.InferenceConfig, _ bool) (map[st
 func llamaBody(prompt func(*conversation) string) func(*conversation, *bedrock.InferenceConfig, bool) (map[string]any, error) {
 	return func(c *conversation, ic *bedrock.InferenceConfig, _ bool) (map[string]any, error) {
 		body := map[string]any{"prompt": prompt(c)}
-		setIf(body, "max_gen_len", ic.MaxTokens)
-		setIf(body, "temperature", ic.Temperature)
-		setIf(body, "top_p", ic.TopP)
+		setSampling(body, ic, samplingKeys{"max_gen_len", "temperature", "top_p", ""})
 		return body, nil
 	}
 }
 
 func mistralBody(c *conversation, ic *bedrock.InferenceConfig, _ bool) (map[string]any, error) {
 	body := map[string]any{"prompt": mistralPrompt(c)}
-	setIf(body, "max_tokens", ic.MaxTokens)
-	setIf(body, "temperature", ic.Temperature)
-	setIf(body, "top_p", ic.TopP)
-	if len(ic.StopSequences) > 0 {
-		body["stop"] = ic.StopSequences
-	}
+	setSampling(body, ic, samplingKeys{"max_tokens", "temperature", "top_p", "stop"})
 	return body, nil
 }
 
 func titanTextBody(c *conversation, ic *bedrock.InferenceConfig, _ bool) (map[string]any, error) {
 	cfg := map[string]any{}
-	setIf(cfg, "maxTokenCount", ic.MaxTokens)
-	setIf(cfg, "temperature", ic.Temperature)
-	setIf(cfg, "topP", ic.TopP)
-	if len(ic.StopSequences) > 0 {
-		cfg["stopSequences"] = ic.StopSequences
-	}
+	setSampling(cfg, ic, samplingKeys{"maxTokenCount", "temperature", "topP", "stopSequences"})
 	body := map[string]any{"inputText": transcriptPrompt(c, "User", "Bot")}
 	if len(cfg) > 0 {
 		body["textGenerationConfig"] = cfg
@@ -318,12 +316,7 @@ func titanTextBody(c *conversation, ic *bedrock.InferenceConfig, _ bool) (map[st
 
 func cohereCommandBody(c *conversation, ic *bedrock.InferenceConfig, stream bool) (map[string]any, error) {
 	body := map[string]any{"prompt": transcriptPrompt(c, "User", "Chatbot")}
-	setIf(body, "max_tokens", ic.MaxTokens)
-	setIf(body, "temperature", ic.Temperature)
-	setIf(body, "p", ic.TopP)
-	if len(ic.StopSequences) > 0 {
-		body["stop_sequences"] = ic.StopSequences
-	}
+	setSampling(body, ic, samplingKeys{"max_tokens", "temperature", "p", "stop_sequences"})
 	if stream {
 		// Cohere Command streams only when the body asks for it.
 		body["stream"] = true
@@ -333,11 +326,6 @@ func cohereCommandBody(c *conversation, ic *bedrock.InferenceConfig, stream bool
 
 func jurassicBody(c *conversation, ic *bedrock.InferenceConfig, _ bool) (map[string]any, error) {
 	body := map[string]any{"prompt": transcriptPrompt(c, "User", "Assistant")}
-	setIf(body, "maxTokens", ic.MaxTokens)
-	setIf(body, "temperature", ic.Temperature)
-	setIf(body, "topP", ic.TopP)
-	if len(ic.StopSequences) > 0 {
-		body["stopSequences"] = ic.StopSequences
-	}
+	setSampling(body, ic, samplingKeys{"maxTokens", "temperature", "topP", "stopSequences"})
 	return body, nil
 }
