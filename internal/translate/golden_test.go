@@ -270,17 +270,22 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// sseLines renders each chunk as the data line a client would receive.
+func sseLines(out *strings.Builder) func(*openai.ChatChunk) error {
+	return func(c *openai.ChatChunk) error {
+		raw, err := json.Marshal(c)
+		fmt.Fprintf(out, "data: %s\n", raw)
+		return err
+	}
+}
+
 // replayStream renders the answer as the stream a model that cannot stream
 // gives the client.
 func replayStream(t *testing.T, resp *bedrock.ConverseResponse, meta translate.ResponseMeta) string {
 	t.Helper()
 	tr := translate.NewChatStream(meta, true)
 	var out strings.Builder
-	emit := func(c *openai.ChatChunk) error {
-		raw, err := json.Marshal(c)
-		fmt.Fprintf(&out, "data: %s\n", raw)
-		return err
-	}
+	emit := sseLines(&out)
 	err := translate.ReplayAsStream(resp, func(ev *bedrock.StreamEvent) error { return tr.Event(ev, emit) })
 	if err != nil || !tr.Done() {
 		t.Fatalf("replay: %v (done %v)", err, tr.Done())
@@ -295,14 +300,7 @@ func runStream(t *testing.T, frames []byte, reader func([]byte) io.Reader, meta 
 	stream := bedrock.NewStreamReader(io.NopCloser(reader(frames)))
 	tr := translate.NewChatStream(meta, true)
 	var out strings.Builder
-	emit := func(c *openai.ChatChunk) error {
-		raw, err := json.Marshal(c)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&out, "data: %s\n", raw)
-		return nil
-	}
+	emit := sseLines(&out)
 	var ev bedrock.StreamEvent
 	for {
 		err := stream.Next(&ev)

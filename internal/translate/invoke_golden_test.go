@@ -177,14 +177,7 @@ func runInvokeStream(t *testing.T, target *translate.InvokeTarget, frames []byte
 	native := target.NewStream()
 	tr := translate.NewChatStream(meta, true)
 	var out strings.Builder
-	emit := func(c *openai.ChatChunk) error {
-		raw, err := json.Marshal(c)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&out, "data: %s\n", raw)
-		return nil
-	}
+	emit := sseLines(&out)
 	yield := func(ev *bedrock.StreamEvent) error { return tr.Event(ev, emit) }
 	for {
 		payload, err := chunks.Next()
