@@ -31,10 +31,7 @@ var (
 // modelCapabilities is matched by prefix against the model id with any
 // cross-region prefix ("us.", "eu.", ...) or ARN path removed; the first
 // match wins, so more specific prefixes come first.
-var modelCapabilities = []struct {
-	prefix string
-	caps   Capabilities
-}{
+var modelCapabilities = []prefixRow[Capabilities]{
 	{"ai21.jamba-instruct", Capabilities{Converse: true, Stream: true, System: true}},
 	{"ai21.jamba", Capabilities{Converse: true, Stream: true, System: true, Documents: true, Tools: true, StreamTools: true, Guardrails: true}},
 	{"ai21.j2", capsInvokeOnly},
@@ -78,13 +75,29 @@ var modelCapabilities = []struct {
 // models not in the table; they get every capability, and Bedrock has the
 // last word.
 func CapabilitiesOf(model string) (caps Capabilities, known bool) {
-	id := baseModelID(model)
-	for _, m := range modelCapabilities {
-		if strings.HasPrefix(id, m.prefix) {
-			return m.caps, true
-		}
+	if c, ok := byPrefix(modelCapabilities, model); ok {
+		return c, true
 	}
 	return capsAll, false
+}
+
+// prefixRow is a row of a table matched by model-id prefix.
+type prefixRow[T any] struct {
+	prefix string
+	value  T
+}
+
+// byPrefix returns the value of the first row whose prefix starts the
+// model id, with any cross-region prefix or ARN path removed.
+func byPrefix[T any](table []prefixRow[T], model string) (T, bool) {
+	id := baseModelID(model)
+	for _, row := range table {
+		if strings.HasPrefix(id, row.prefix) {
+			return row.value, true
+		}
+	}
+	var zero T
+	return zero, false
 }
 
 // regionPrefixes are the prefixes of cross-region inference profile ids.
@@ -170,10 +183,7 @@ type Family struct {
 // modelFamilies is matched by prefix like modelCapabilities, against the id
 // with any cross-region prefix or ARN path removed; the first match wins.
 // A provider row ("anthropic.") catches models released after this table.
-var modelFamilies = []struct {
-	prefix string
-	family Family
-}{
+var modelFamilies = []prefixRow[Family]{
 	{"ai21.j2", Family{Name: "AI21 Jurassic-2", API: APIChat, Native: NativeJurassic2}},
 	{"ai21.", Family{Name: "AI21 Jamba", API: APIChat, Converse: true}},
 
@@ -223,11 +233,8 @@ var modelFamilies = []struct {
 // prefix Strata has never heard of: such a model is served as chat through
 // Converse, and Bedrock has the last word.
 func FamilyOf(model string) (f Family, known bool) {
-	id := baseModelID(model)
-	for _, m := range modelFamilies {
-		if strings.HasPrefix(id, m.prefix) {
-			return m.family, true
-		}
+	if f, ok := byPrefix(modelFamilies, model); ok {
+		return f, true
 	}
 	return Family{Name: "unknown provider", API: APIChat, Converse: true}, false
 }
