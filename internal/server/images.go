@@ -20,6 +20,9 @@ const maxParallelFetches = 4
 // parallel, and attaches the bytes to the part for translation. Bedrock
 // takes image bytes, not URLs.
 func (s *Server) fetchRemoteImages(ctx context.Context, req *openai.ChatRequest) error {
+	if !hasRemoteImage(req) {
+		return nil // the usual case: nothing to set up on the request path
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxParallelFetches)
 	for i := range req.Messages {
@@ -41,6 +44,17 @@ func (s *Server) fetchRemoteImages(ctx context.Context, req *openai.ChatRequest)
 		}
 	}
 	return g.Wait()
+}
+
+func hasRemoteImage(req *openai.ChatRequest) bool {
+	for _, m := range req.Messages {
+		for _, p := range m.Content.Parts {
+			if p.Type == "image_url" && p.ImageURL != nil && isRemoteURL(p.ImageURL.URL) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isRemoteURL(u string) bool {
