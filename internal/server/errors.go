@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/aws/smithy-go"
 
@@ -89,12 +90,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func formatBytes(n int64) string {
 	const mb = 1 << 20
 	if n%mb == 0 {
-		return itoa(n/mb) + " MB"
+		return strconv.FormatInt(n/mb, 10) + " MB"
 	}
-	return itoa(n) + " bytes"
-}
-
-func itoa(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
+	return strconv.FormatInt(n, 10) + " bytes"
 }
