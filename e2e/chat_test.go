@@ -1,13 +1,18 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+
+	"github.com/strata-gateway/strata/internal/emulator"
 )
 
 // The seed's curl example, verbatim body, against POST /chat/completions.
@@ -223,6 +228,54 @@ func TestRawSSE(t *testing.T) {
 	}
 	if text.String() != "echo: hi there" {
 		t.Errorf("streamed text %q", text.String())
+	}
+}
+
+// Events that reached the gateway reach the client while Bedrock is still
+// silent: the gateway writes what arrived together in one go, but never
+// keeps an event back to wait for the next.
+func TestStreamEventsReachClientBeforeAStall(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	g := startGateway(t, seedConfig(endpoint), seedEnv...)
+	// messageStart and three words, then nothing for a minute.
+	em.Fault(emulator.Fault{Kind: emulator.FaultStreamStall, AfterEvents: 4, Delay: time.Minute})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	body := `{"model":"bedrock-claude","stream":true,"messages":[{"role":"user","content":"tell me a long story"}]}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("no answer before the stall ended: %v", err)
+	}
+	defer resp.Body.Close()
+	var text strings.Builder
+	lines := bufio.NewScanner(resp.Body)
+	for len(strings.Fields(text.String())) < 3 && lines.Scan() {
+		data, ok := strings.CutPrefix(lines.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var c struct {
+			Choices []struct {
+				Delta struct {
+					Content string `json:"content"`
+				} `json:"delta"`
+			} `json:"choices"`
+		}
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			t.Fatalf("event %q: %v", data, err)
+		}
+		for _, ch := range c.Choices {
+			text.WriteString(ch.Delta.Content)
+		}
+	}
+	if got := text.String(); got != "echo: tell me" {
+		t.Fatalf("before the stall the client got %q (%v), want the three words Bedrock sent", got, lines.Err())
 	}
 }
 

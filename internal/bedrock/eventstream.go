@@ -1,6 +1,7 @@
 package bedrock
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,16 +14,36 @@ import (
 // checks every frame's prelude and message CRC, into one reused buffer. It
 // turns exception and error frames into *APIError and tells a stream that
 // ended between frames (io.EOF) from one cut inside a frame.
+//
+// Frames are read through a buffer, so that frames which arrived together
+// are decoded without going back to the connection, and the reader can say
+// when the next frame has to be waited for (see beforeWait).
 type frames struct {
+	src     *waitingReader
 	in      countingReader
 	dec     *eventstream.Decoder
 	payload []byte
 	done    bool
 }
 
+// frameBufferSize holds a burst of typical events (100-300 bytes each);
+// larger frames are read past it.
+const frameBufferSize = 4 << 10
+
 func newFrames(r io.Reader) frames {
-	return frames{in: countingReader{r: r}, dec: eventstream.NewDecoder(), payload: make([]byte, 0, 4096)}
+	src := &waitingReader{r: r}
+	return frames{
+		src:     src,
+		in:      countingReader{r: bufio.NewReaderSize(src, frameBufferSize)},
+		dec:     eventstream.NewDecoder(),
+		payload: make([]byte, 0, 4096),
+	}
 }
+
+// beforeWait sets f to run each time the next bytes must come from the
+// connection rather than the buffer: the frames read so far are all
+// handled, and what they produced can be flushed before the wait.
+func (f *frames) beforeWait(fn func()) { f.src.before = fn }
 
 // next returns the next event's type and payload. The payload is valid
 // until the next call.
@@ -74,6 +95,19 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// waitingReader calls before, if set, ahead of every read of r.
+type waitingReader struct {
+	r      io.Reader
+	before func()
+}
+
+func (w *waitingReader) Read(p []byte) (int, error) {
+	if w.before != nil {
+		w.before()
+	}
+	return w.r.Read(p)
+}
+
 // Stream reads a ConverseStream answer, one event at a time. It is not safe
 // for concurrent use.
 type Stream struct {
@@ -117,6 +151,11 @@ func (s *Stream) Next(ev *StreamEvent) error {
 	}
 	return s.decodeEvent(eventType, payload, ev)
 }
+
+// BeforeWait sets f to run whenever reading the next event has to wait for
+// more of the answer from Bedrock. A relay flushes there: events that arrived
+// together go out together, and none is held while Bedrock is awaited.
+func (s *Stream) BeforeWait(f func()) { s.frames.beforeWait(f) }
 
 // Close releases the connection; closing early cancels the rest of the answer.
 func (s *Stream) Close() error { return s.body.Close() }

@@ -2,10 +2,12 @@ package bedrock
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,5 +133,79 @@ func TestInvokeChunksReportCutFrames(t *testing.T) {
 	}
 	if _, err := s.Next(); err != io.EOF {
 		t.Fatalf("after the failure: %v, want io.EOF", err)
+	}
+}
+
+// readsOf hands out one of its parts per Read, as a connection hands out
+// what has arrived.
+type readsOf struct{ parts [][]byte }
+
+func (r *readsOf) Read(p []byte) (int, error) {
+	if len(r.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.parts[0])
+	if r.parts[0] = r.parts[0][n:]; len(r.parts[0]) == 0 {
+		r.parts = r.parts[1:]
+	}
+	return n, nil
+}
+
+// BeforeWait must run exactly when the next event is not yet at hand: after
+// the last of a burst that arrived together, and never between the events
+// of that burst, so that a relay flushing there sends each burst at once.
+func TestStreamBeforeWaitRunsOnlyWhenTheNextEventMustBeAwaited(t *testing.T) {
+	frame := func(text string) []byte {
+		return encodeFrame(t, eventMessage("contentBlockDelta", `{"contentBlockIndex":0,"delta":{"text":"`+text+`"}}`))
+	}
+	a, b, c, d, e := frame("a"), frame("b"), frame("c"), frame("d"), frame("e")
+	split := len(d) / 2
+	conn := &readsOf{parts: [][]byte{
+		slices.Concat(a, b, c), // three events that arrived together
+		d[:split],              // an event cut across two reads
+		slices.Concat(d[split:], e),
+	}}
+	s := NewStreamReader(io.NopCloser(conn))
+	var got []string // the events returned so far, at each wait
+	var texts []string
+	s.BeforeWait(func() { got = append(got, strings.Join(texts, "")) })
+	var ev StreamEvent
+	for {
+		err := s.Next(&ev)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, *ev.ContentBlockDelta.Delta.Text)
+	}
+	want := []string{"", "abc", "abc", "abcde"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("waits came after events %q, want %q", got, want)
+	}
+}
+
+func TestInvokeChunksBeforeWait(t *testing.T) {
+	chunk := func(native string) []byte {
+		payload := `{"bytes":"` + base64.StdEncoding.EncodeToString([]byte(native)) + `"}`
+		return encodeFrame(t, eventMessage(InvokeChunkEvent, payload))
+	}
+	conn := &readsOf{parts: [][]byte{slices.Concat(chunk(`{"n":1}`), chunk(`{"n":2}`)), chunk(`{"n":3}`)}}
+	s := NewInvokeChunks(io.NopCloser(conn))
+	var seen, waits []int
+	s.BeforeWait(func() { waits = append(waits, len(seen)) })
+	for {
+		c, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, len(c))
+	}
+	if want := []int{0, 2, 3}; !slices.Equal(waits, want) {
+		t.Fatalf("waits came after %v chunks, want %v", waits, want)
 	}
 }

@@ -100,5 +100,9 @@ func (s *InvokeChunks) Next() ([]byte, error) {
 	}
 }
 
+// BeforeWait sets f to run whenever reading the next chunk has to wait for
+// more of the answer from Bedrock (see Stream.BeforeWait).
+func (s *InvokeChunks) BeforeWait(f func()) { s.frames.beforeWait(f) }
+
 // Close releases the connection; closing early cancels the rest of the answer.
 func (s *InvokeChunks) Close() error { return s.body.Close() }

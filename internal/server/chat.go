@@ -171,6 +171,8 @@ type chunkStream interface {
 	// Next hands the next chunks to emit. It returns io.EOF once the answer
 	// is complete, and an error if it broke off.
 	Next(emit func(*openai.ChatChunk) error) error
+	// BeforeWait sets f to run whenever Next is about to wait for Bedrock.
+	BeforeWait(f func())
 	Close() error
 }
 
@@ -233,6 +235,9 @@ func (r *replayChunks) Next(emit func(*openai.ChatChunk) error) error {
 	return r.tr.Event(ev, emit)
 }
 
+// BeforeWait does nothing: a replayed answer is all at hand.
+func (r *replayChunks) BeforeWait(func()) {}
+
 func (r *replayChunks) Close() error { return nil }
 
 // converseChunks translates a ConverseStream as it is read.
@@ -252,6 +257,8 @@ func (c *converseChunks) Next(emit func(*openai.ChatChunk) error) error {
 	}
 	return c.tr.Event(&c.ev, emit)
 }
+
+func (c *converseChunks) BeforeWait(f func()) { c.upstream.BeforeWait(f) }
 
 func (c *converseChunks) Close() error { return c.upstream.Close() }
 
@@ -317,16 +324,19 @@ func carriesToken(c *openai.ChatChunk) bool {
 		d.ReasoningContent != nil && *d.ReasoningContent != "" || len(d.ThinkingBlocks) > 0
 }
 
-// relayChunks writes a streamed answer as server-sent events, flushing each.
-// Failures after the headers went out become an SSE error event; the call
-// is finished either way.
+// relayChunks writes a streamed answer as server-sent events. What is
+// written is flushed whenever the stream is about to wait for Bedrock, so
+// no event waits for a later one; the headers and the held events go out
+// in the first write. Failures after the headers went out become an SSE
+// error event; the call is finished either way.
 func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.Logger, stream *heldStream, call *router.Call) error {
 	rec := recordFrom(r.Context())
 	sse := newSSEWriter(w)
 	sse.start()
 	for _, ev := range stream.held {
-		_ = sse.write(ev)
+		_ = sse.put(ev)
 	}
+	stream.BeforeWait(sse.flush)
 	emit := func(c *openai.ChatChunk) error {
 		if !stream.forClient(c) {
 			return nil

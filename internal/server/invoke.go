@@ -67,4 +67,6 @@ func (c *invokeChunks) Next(emit func(*openai.ChatChunk) error) error {
 	return c.native.Chunk(payload, yield)
 }
 
+func (c *invokeChunks) BeforeWait(f func()) { c.upstream.BeforeWait(f) }
+
 func (c *invokeChunks) Close() error { return c.upstream.Close() }

@@ -8,15 +8,18 @@ import (
 	"github.com/strata-gateway/strata/internal/openai"
 )
 
-// sseWriter writes server-sent events and flushes each one as it is
-// written: a token must reach the client when Bedrock sends it.
+// sseWriter writes server-sent events. Events are buffered until flush,
+// which the relay calls whenever it is about to wait for Bedrock: a token
+// reaches the client as soon as nothing else is at hand, and the events of
+// a burst that arrived together go out in one write.
 type sseWriter struct {
-	w    http.ResponseWriter
-	rc   *http.ResponseController
-	buf  bytes.Buffer
-	enc  *json.Encoder
-	line []byte // a chunk's event, reused
-	err  error
+	w     http.ResponseWriter
+	rc    *http.ResponseController
+	buf   bytes.Buffer
+	enc   *json.Encoder
+	line  []byte // a chunk's event, reused
+	dirty bool   // written since the last flush
+	err   error
 }
 
 func newSSEWriter(w http.ResponseWriter) *sseWriter {
@@ -33,7 +36,7 @@ func (s *sseWriter) start() {
 	h.Set("Connection", "keep-alive")
 	h.Set("X-Accel-Buffering", "no")
 	s.w.WriteHeader(http.StatusOK)
-	s.err = s.rc.Flush()
+	s.dirty = true // the headers go out with the first flush
 }
 
 // chunk writes one chat chunk as a data event. Chunks are the hot path of
@@ -45,7 +48,7 @@ func (s *sseWriter) chunk(c *openai.ChatChunk) error {
 	s.line = append(s.line[:0], "data: "...)
 	s.line = c.AppendJSON(s.line)
 	s.line = append(s.line, '\n', '\n')
-	return s.write(s.line)
+	return s.put(s.line)
 }
 
 func (s *sseWriter) data(v any) error {
@@ -58,10 +61,11 @@ func (s *sseWriter) data(v any) error {
 		return err
 	}
 	s.buf.WriteByte('\n')
-	return s.write(s.buf.Bytes())
+	return s.put(s.buf.Bytes())
 }
 
-func (s *sseWriter) write(b []byte) error {
+// put writes an event without flushing it.
+func (s *sseWriter) put(b []byte) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -69,8 +73,16 @@ func (s *sseWriter) write(b []byte) error {
 		s.err = err
 		return err
 	}
-	s.err = s.rc.Flush()
-	return s.err
+	s.dirty = true
+	return nil
+}
+
+// flush sends what was put since the last flush.
+func (s *sseWriter) flush() {
+	if s.dirty && s.err == nil {
+		s.dirty = false
+		s.err = s.rc.Flush()
+	}
 }
 
 // failed reports whether writing to the client failed (it went away).
@@ -78,8 +90,15 @@ func (s *sseWriter) failed() bool { return s.err != nil }
 
 // error ends a stream that fails after it started: OpenAI's SDKs raise an
 // "error" data event as an API error.
-func (s *sseWriter) error(e *openai.Error) { _ = s.data(e.Body()) }
+func (s *sseWriter) error(e *openai.Error) {
+	_ = s.data(e.Body())
+	s.flush()
+}
 
 var doneEvent = []byte("data: [DONE]\n\n")
 
-func (s *sseWriter) done() error { return s.write(doneEvent) }
+func (s *sseWriter) done() error {
+	_ = s.put(doneEvent)
+	s.flush()
+	return s.err
+}
