@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/aws/smithy-go"
 
@@ -81,10 +83,38 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	writeJSON(w, ce.Status, ce.Body())
 }
 
+// writeJSON writes v as the whole answer: encoded first, so that the
+// answer carries its length and goes out in one write, and so that a value
+// that cannot be encoded becomes a 500 rather than a cut-off 200.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer releaseJSONBuffer(buf)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false) // as OpenAI sends text: "<" stays "<"
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		status = http.StatusInternalServerError
+		_ = json.NewEncoder(buf).Encode((&openai.Error{Status: status, Type: openai.TypeServer, Code: "internal_error",
+			Message: "the gateway could not encode its answer: " + err.Error()}).Body())
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(buf.Bytes())
+}
+
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledJSON keeps the buffers of large answers (embeddings, images)
+// out of the pool.
+const maxPooledJSON = 64 << 10
+
+func releaseJSONBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledJSON {
+		b.Reset()
+		jsonBuffers.Put(b)
+	}
 }
 
 func formatBytes(n int64) string {
