@@ -97,8 +97,7 @@ func (s *sseWriter) error(e *openai.Error) {
 
 var doneEvent = []byte("data: [DONE]\n\n")
 
-func (s *sseWriter) done() error {
-	_ = s.put(doneEvent)
-	s.flush()
-	return s.err
-}
+// done ends the stream. The last event is not flushed here: net/http sends
+// it with the end of the chunked body when the handler returns, in one
+// write instead of two.
+func (s *sseWriter) done() error { return s.put(doneEvent) }
