@@ -53,6 +53,7 @@ type options struct {
 	profile        bool
 	out            string
 	strataArgs     stringList
+	strataEnv      stringList
 	skipThroughput bool
 }
 
@@ -75,6 +76,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.profile, "profile", false, "save a CPU profile of Strata under the 32-connection load next to the results")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for the JSON results (relative to the repository)")
 	fs.Var(&o.strataArgs, "strata-arg", "extra argument for strata (repeatable), e.g. -strata-arg=--log-level=warn")
+	fs.Var(&o.strataEnv, "strata-env", "extra environment variable for strata alone (repeatable), e.g. -strata-env=GOGC=400")
 	fs.BoolVar(&o.skipThroughput, "latency-only", false, "skip the closed-loop rounds (needs -rate)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -113,7 +115,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer proxy.stop()
-	st, err := startStrata(bin, tmp, upURL, o.strataArgs)
+	st, err := startStrata(bin, tmp, upURL, o.strataArgs, o.strataEnv)
 	if err != nil {
 		return err
 	}

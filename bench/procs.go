@@ -139,7 +139,7 @@ type strataProcess struct {
 // pipe through the bench, whose CPU would then count against the run) and
 // waits until it answers. Its ports are picked here, so that the log level
 // is the user's to choose.
-func startStrata(bin, dir, upstreamURL string, extraArgs []string) (*strataProcess, error) {
+func startStrata(bin, dir, upstreamURL string, extraArgs, extraEnv []string) (*strataProcess, error) {
 	cfg := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfg, []byte(strataConfig(upstreamURL)), 0o600); err != nil {
 		return nil, err
@@ -161,6 +161,7 @@ func startStrata(bin, dir, upstreamURL string, extraArgs []string) (*strataProce
 	args := append([]string{"--config", cfg, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--pprof-addr", "127.0.0.1:" + strconv.Itoa(pprofPort)}, extraArgs...)
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), extraEnv...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	p, err := start("strata", cmd)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,6 +42,7 @@ type settings struct {
 	PacedIntervalMS  float64  `json:"paced_interval_ms"`
 	HeldStreams      int      `json:"held_streams"`
 	StrataArgs       []string `json:"strata_args,omitempty"`
+	StrataEnv        []string `json:"strata_env,omitempty"`
 }
 
 // machine tells how busy the machine was: other tenants' CPU competes with
@@ -179,6 +181,9 @@ func evaluate(r *results) []target {
 func printTable(w io.Writer, r *results) {
 	fmt.Fprintf(w, "\nStrata load benchmark, %s, commit %s, %s, %d CPUs; machine busy %.2f cores on average, %.2f of them by other processes\n\n",
 		r.Start.Format(time.RFC3339), r.Commit, r.GoVersion, r.Machine.CPUs, r.Machine.BusyCores, r.Machine.OthersCores)
+	if tuned := slices.Concat(r.Settings.StrataEnv, r.Settings.StrataArgs); len(tuned) > 0 {
+		fmt.Fprintf(w, "strata run with: %s\n\n", strings.Join(tuned, " "))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	row := func(cols ...string) {
 		for len(cols) < 5 {

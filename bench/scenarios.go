@@ -34,7 +34,7 @@ func (b *bench) strataURL() string { return b.st.url + "/v1/chat/completions" }
 func (b *bench) runAll(ctx context.Context) error {
 	b.res.Settings = settings{
 		DurationS: b.o.duration.Seconds(), Rounds: b.o.rounds, WrkThreads: b.o.wrkThreads,
-		LatencyDurationS: b.o.latencyFor.Seconds(), StrataArgs: b.o.strataArgs,
+		LatencyDurationS: b.o.latencyFor.Seconds(), StrataArgs: b.o.strataArgs, StrataEnv: b.o.strataEnv,
 		StreamEvents: streamEvents, PacedIntervalMS: float64(pacedInterval) / 1e6,
 		HeldStreams: b.o.holdStreams,
 	}
