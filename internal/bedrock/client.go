@@ -125,6 +125,24 @@ func escapePath(s string) string {
 // do signs and sends one call to /model/{modelID}/{operation}. A non-2xx
 // answer comes back as *APIError; the caller owns the body of a 2xx.
 func (c *Client) do(ctx context.Context, modelID, operation, accept string, body []byte) (*http.Response, error) {
+	req, err := c.signedRequest(ctx, modelID, operation, accept, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, &TransportError{Err: err}
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		return nil, apiErrorFromResponse(resp)
+	}
+	return resp, nil
+}
+
+// signedRequest builds the call to /model/{modelID}/{operation} and signs
+// it with SigV4, the body hashed once.
+func (c *Client) signedRequest(ctx context.Context, modelID, operation, accept string, body []byte) (*http.Request, error) {
 	rawPath := "/model/" + escapePath(modelID) + "/" + operation
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+rawPath, bytes.NewReader(body))
 	if err != nil {
@@ -140,15 +158,7 @@ func (c *Client) do(ctx context.Context, modelID, operation, accept string, body
 	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.region, c.now()); err != nil {
 		return nil, fmt.Errorf("bedrock: sign request: %w", err)
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, &TransportError{Err: err}
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		return nil, apiErrorFromResponse(resp)
-	}
-	return resp, nil
+	return req, nil
 }
 
 // CredentialsError means the deployment's AWS credentials could not be
