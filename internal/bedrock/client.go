@@ -42,6 +42,7 @@ type Client struct {
 	http     *http.Client
 	now      func() time.Time
 	answers  sync.Pool // *bytes.Buffer for Converse answers
+	urls     sync.Map  // callKey -> *url.URL, parsed once
 }
 
 // NewClient checks the options and builds a client.
@@ -143,11 +144,15 @@ func (c *Client) do(ctx context.Context, modelID, operation, accept string, body
 // signedRequest builds the call to /model/{modelID}/{operation} and signs
 // it with SigV4, the body hashed once.
 func (c *Client) signedRequest(ctx context.Context, modelID, operation, accept string, body []byte) (*http.Request, error) {
-	rawPath := "/model/" + escapePath(modelID) + "/" + operation
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+rawPath, bytes.NewReader(body))
+	u, err := c.callURL(modelID, operation)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("bedrock: build request: %w", err)
 	}
+	req.URL, req.Host = &u, u.Host
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", accept)
 	creds, err := c.creds.Retrieve(ctx)
@@ -160,6 +165,23 @@ func (c *Client) signedRequest(ctx context.Context, modelID, operation, accept s
 	}
 	return req, nil
 }
+
+// callURL is the URL of an operation on a model. A client calls few
+// models, so each URL is parsed once and copied for every call.
+func (c *Client) callURL(modelID, operation string) (url.URL, error) {
+	key := callKey{modelID, operation}
+	if u, ok := c.urls.Load(key); ok {
+		return *u.(*url.URL), nil
+	}
+	u, err := url.Parse(c.endpoint + "/model/" + escapePath(modelID) + "/" + operation)
+	if err != nil {
+		return url.URL{}, fmt.Errorf("bedrock: build request: %w", err)
+	}
+	c.urls.Store(key, u)
+	return *u, nil
+}
+
+type callKey struct{ modelID, operation string }
 
 // CredentialsError means the deployment's AWS credentials could not be
 // obtained (a profile that does not exist, a role that cannot be assumed).
