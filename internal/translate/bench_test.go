@@ -71,12 +71,11 @@ func BenchmarkStreamEvent(b *testing.B) {
 	r := &repeatReader{frame: frame.Bytes()}
 	stream := bedrock.NewStreamReader(io.NopCloser(r))
 	tr := translate.NewChatStream(fixedMeta, false)
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
+	// The SSE line as the server writes it.
+	var line []byte
 	emit := func(c *openai.ChatChunk) error {
-		out.Reset()
-		out.WriteString("data: ")
-		return enc.Encode(c)
+		line = append(c.AppendJSON(append(line[:0], "data: "...)), '\n', '\n')
+		return nil
 	}
 	var ev bedrock.StreamEvent
 	b.ReportAllocs()
