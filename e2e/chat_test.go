@@ -207,28 +207,44 @@ func TestRawSSE(t *testing.T) {
 	}
 	var text strings.Builder
 	for _, ev := range events[:len(events)-1] {
-		var c struct {
-			Object  string `json:"object"`
-			Choices []struct {
-				Index int `json:"index"`
-				Delta struct {
-					Content string `json:"content"`
-				} `json:"delta"`
-			} `json:"choices"`
-		}
-		if err := json.Unmarshal([]byte(strings.TrimPrefix(ev, "data: ")), &c); err != nil {
-			t.Fatalf("event %q: %v", ev, err)
-		}
+		c := decodeChunk(t, strings.TrimPrefix(ev, "data: "))
 		if c.Object != "chat.completion.chunk" {
 			t.Errorf("object %q", c.Object)
 		}
-		for _, ch := range c.Choices {
-			text.WriteString(ch.Delta.Content)
-		}
+		text.WriteString(c.content())
 	}
 	if text.String() != "echo: hi there" {
 		t.Errorf("streamed text %q", text.String())
 	}
+}
+
+// rawChunk is a chat.completion.chunk as read off the wire.
+type rawChunk struct {
+	Object  string `json:"object"`
+	Choices []struct {
+		Index int `json:"index"`
+		Delta struct {
+			Content string `json:"content"`
+		} `json:"delta"`
+	} `json:"choices"`
+}
+
+func decodeChunk(t *testing.T, data string) rawChunk {
+	t.Helper()
+	var c rawChunk
+	if err := json.Unmarshal([]byte(data), &c); err != nil {
+		t.Fatalf("event %q: %v", data, err)
+	}
+	return c
+}
+
+// content is the text the chunk adds, over all its choices.
+func (c rawChunk) content() string {
+	var b strings.Builder
+	for _, ch := range c.Choices {
+		b.WriteString(ch.Delta.Content)
+	}
+	return b.String()
 }
 
 // Events that reached the gateway reach the client while Bedrock is still
@@ -260,19 +276,7 @@ func TestStreamEventsReachClientBeforeAStall(t *testing.T) {
 		if !ok {
 			continue
 		}
-		var c struct {
-			Choices []struct {
-				Delta struct {
-					Content string `json:"content"`
-				} `json:"delta"`
-			} `json:"choices"`
-		}
-		if err := json.Unmarshal([]byte(data), &c); err != nil {
-			t.Fatalf("event %q: %v", data, err)
-		}
-		for _, ch := range c.Choices {
-			text.WriteString(ch.Delta.Content)
-		}
+		text.WriteString(decodeChunk(t, data).content())
 	}
 	if got := text.String(); got != "echo: tell me" {
 		t.Fatalf("before the stall the client got %q (%v), want the three words Bedrock sent", got, lines.Err())
