@@ -85,7 +85,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 
 // writeJSON writes v as the whole answer: encoded first, so that the
 // answer carries its length and goes out in one write, and so that a value
-// that cannot be encoded becomes a 500 rather than a cut-off 200.
+// that cannot be encoded becomes a 500 rather than a cut-off 200. The
+// answer is sent at once, ahead of the access log and other bookkeeping
+// still to run before the handler returns.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	buf := jsonBuffers.Get().(*bytes.Buffer)
 	defer releaseJSONBuffer(buf)
@@ -102,6 +104,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+	_ = http.NewResponseController(w).Flush()
 }
 
 var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -123,11 +123,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &requestRecord{}
 	ctx := context.WithValue(withLogger(r.Context(), log), recordKey{}, rec)
 	s.mux.ServeHTTP(sw, r.WithContext(ctx))
-	if sw.code != 0 && sw.Header().Get("Content-Length") != "" {
-		// A whole answer goes to the client before the bookkeeping below,
-		// not after it, as net/http would otherwise send it.
-		sw.flush()
-	}
 	status := sw.status()
 	attrs := []slog.Attr{
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
@@ -215,12 +210,6 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
 
 func (w *statusWriter) status() int {
 	if w.code == 0 {
