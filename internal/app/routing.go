@@ -43,6 +43,7 @@ func routerOptions(rs config.Routing, log *slog.Logger, m *metrics.Metrics) rout
 		Fallbacks:              fallbackMap(rs.Fallbacks),
 		ContextWindowFallbacks: fallbackMap(rs.ContextWindowFallbacks),
 		ContentPolicyFallbacks: fallbackMap(rs.ContentPolicyFallbacks),
+		Aliases:                aliasMap(rs.Aliases),
 		Logger:                 log,
 		Metrics:                m,
 	}
@@ -60,6 +61,18 @@ func fallbackMap(list []config.Fallback) map[string][]string {
 	out := make(map[string][]string, len(list))
 	for _, fb := range list {
 		out[fb.Model] = append(out[fb.Model], fb.To...)
+	}
+	return out
+}
+
+// aliasMap is model_group_alias as alias -> model name.
+func aliasMap(list []config.Alias) map[string]string {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(list))
+	for _, a := range list {
+		out[a.Name] = a.Model
 	}
 	return out
 }

@@ -729,6 +729,8 @@ func (d *decoder) convert(n *yaml.Node, path string, k kind) (any, bool) {
 		return nil, false
 	case kindFallbacks:
 		return d.fallbacks(n, path)
+	case kindAliases:
+		return d.aliases(n, path)
 	}
 	panic(fmt.Sprintf("config: kind %d has no conversion", k))
 }

@@ -23,6 +23,7 @@ const (
 	kindURL                     // an http or https URL
 	kindStop                    // a string or a list of strings
 	kindFallbacks               // a list of {model_name: [model_name, ...]}, read as []Fallback
+	kindAliases                 // a mapping of alias: model_name (or {model: model_name, hidden: bool}), read as []Alias
 )
 
 // settingsKeys lists, per settings section, the keys Strata implements and
@@ -52,6 +53,7 @@ var settingsKeys = map[string]map[string]kind{
 		"fallbacks":                kindFallbacks,
 		"context_window_fallbacks": kindFallbacks,
 		"content_policy_fallbacks": kindFallbacks,
+		"model_group_alias":        kindAliases,
 	},
 	"general_settings": {
 		"max_request_size_mb":   kindPositive,

@@ -36,6 +36,20 @@ type Routing struct {
 	Fallbacks              []Fallback // fallbacks: after retries fail
 	ContextWindowFallbacks []Fallback // context_window_fallbacks: on a context-length error
 	ContentPolicyFallbacks []Fallback // content_policy_fallbacks: on a guardrail or content-filter error
+
+	// Aliases (model_group_alias) are other names clients may send for a
+	// model_name, such as the Anthropic model names Claude Code sends.
+	Aliases []Alias
+}
+
+// Alias is one model_group_alias entry: requests for Name are served by
+// the model_name Model. Hidden aliases are left out of GET /v1/models.
+type Alias struct {
+	Name, Model string
+	Hidden      bool
+
+	line int
+	path string
 }
 
 // Fallback is one entry of a fallbacks list: when Model fails, the model
@@ -158,7 +172,76 @@ func (d *decoder) routing(cfg *Config) Routing {
 		}
 	}
 	d.checkFallbackNames(cfg.Models, litellm, router)
+	if list, ok := router["model_group_alias"].([]Alias); ok {
+		r.Aliases = d.checkAliases(cfg.Models, list)
+	}
 	return r
+}
+
+// aliases reads model_group_alias: {"claude-sonnet-4-5": "bedrock-claude"},
+// or LiteLLM's long form {"claude-sonnet-4-5": {"model": "bedrock-claude", "hidden": true}}.
+func (d *decoder) aliases(n *yaml.Node, path string) ([]Alias, bool) {
+	const want = "must map an alias to a model_name, or to {model: model_name, hidden: true}"
+	fields, ok := d.mapping(n, path)
+	if !ok {
+		return nil, false
+	}
+	var out []Alias
+	for _, f := range fields {
+		a := Alias{Name: f.key, line: f.line, path: f.path}
+		switch v := deref(f.node); v.Kind {
+		case yaml.ScalarNode:
+			s, good := d.str(f.node, f.path)
+			if !good {
+				continue
+			}
+			a.Model = s
+		case yaml.MappingNode:
+			sub, _ := d.mapping(f.node, f.path)
+			for _, sf := range sub {
+				switch sf.key {
+				case "model":
+					a.Model, _ = d.str(sf.node, sf.path)
+				case "hidden":
+					if b, good := d.convert(sf.node, sf.path, kindBool); good {
+						a.Hidden = b.(bool)
+					}
+				default:
+					d.warnf(sf.line, "%s is not a model_group_alias key Strata knows (model, hidden); ignored", sf.path)
+				}
+			}
+		default:
+			d.errorf(f.line, f.path, "%s, got %s", want, describeNode(v))
+			continue
+		}
+		if a.Model == "" {
+			d.errorf(f.line, f.path, "%s; no model_name given", want)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, out != nil
+}
+
+// checkAliases reports aliases that name no model_name; an alias that is
+// itself a model_name is ignored with a warning, as the model_name wins.
+func (d *decoder) checkAliases(models []Model, list []Alias) []Alias {
+	served := make(map[string]bool, len(models))
+	for _, m := range models {
+		served[m.Name] = true
+	}
+	out := make([]Alias, 0, len(list))
+	for _, a := range list {
+		switch {
+		case !served[a.Model]:
+			d.errorf(a.line, a.path, "%q is not a model_name in model_list", a.Model)
+		case served[a.Name]:
+			d.warnf(a.line, "%s: %q is a model_name itself; the model_list entry is used, not the alias", a.path, a.Name)
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // strategy maps a routing_strategy to the one Strata runs.

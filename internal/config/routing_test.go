@@ -97,3 +97,44 @@ router_settings:
 		t.Errorf("warnings %q, want %q", cfg.Warnings, want)
 	}
 }
+
+func TestModelGroupAlias(t *testing.T) {
+	cfg, err := Parse([]byte(`model_list:
+  - model_name: bedrock-claude
+    litellm_params: {model: bedrock/anthropic.claude-3-haiku-20240307-v1:0}
+router_settings:
+  model_group_alias:
+    claude-sonnet-4-5-20250929: bedrock-claude
+    claude-haiku-4-5: {model: bedrock-claude, hidden: true}
+    bedrock-claude: bedrock-claude
+`), "c.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Alias{{Name: "claude-sonnet-4-5-20250929", Model: "bedrock-claude"}, {Name: "claude-haiku-4-5", Model: "bedrock-claude", Hidden: true}}
+	var got []Alias
+	for _, a := range cfg.Settings.Routing.Aliases {
+		got = append(got, Alias{Name: a.Name, Model: a.Model, Hidden: a.Hidden})
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Aliases = %+v, want %+v", got, want)
+	}
+	wantWarn := []string{`c.yaml:8: router_settings.model_group_alias.bedrock-claude: "bedrock-claude" is a model_name itself; the model_list entry is used, not the alias`}
+	if !reflect.DeepEqual(cfg.Warnings, wantWarn) {
+		t.Errorf("warnings %q, want %q", cfg.Warnings, wantWarn)
+	}
+
+	_, err = Parse([]byte(`model_list:
+  - model_name: bedrock-claude
+    litellm_params: {model: bedrock/anthropic.claude-3-haiku-20240307-v1:0}
+router_settings:
+  model_group_alias:
+    claude-sonnet-4-5: bedrock-claud
+    claude-opus: [bedrock-claude]
+`), "c.yaml", nil)
+	wantErr := `c.yaml:6: router_settings.model_group_alias.claude-sonnet-4-5: "bedrock-claud" is not a model_name in model_list
+c.yaml:7: router_settings.model_group_alias.claude-opus: must map an alias to a model_name, or to {model: model_name, hidden: true}, got a list`
+	if err == nil || err.Error() != wantErr {
+		t.Errorf("Parse errors:\n%v\nwant:\n%s", err, wantErr)
+	}
+}

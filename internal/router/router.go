@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -91,6 +92,8 @@ type Options struct {
 	Fallbacks              map[string][]string
 	ContextWindowFallbacks map[string][]string
 	ContentPolicyFallbacks map[string][]string
+	// Aliases map other names clients send (model_group_alias) to model names.
+	Aliases map[string]string
 
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
@@ -183,7 +186,18 @@ func New(deployments []*Deployment, opts Options) (*Router, error) {
 		g.deployments = append(g.deployments, d)
 	}
 	var err error
-	for _, g := range r.groups {
+	groups := maps.Clone(r.groups)
+	for alias, name := range opts.Aliases {
+		if r.groups[alias] != nil {
+			continue // a model name of its own wins over an alias
+		}
+		g := groups[name]
+		if g == nil {
+			return nil, fmt.Errorf("router: model_group_alias %s: model %q is not served", alias, name)
+		}
+		r.groups[alias] = g
+	}
+	for _, g := range groups {
 		if g.fallbacks, err = r.fallbackGroups(g.name, "fallbacks", opts.Fallbacks); err != nil {
 			return nil, err
 		}

@@ -760,3 +760,21 @@ func BenchmarkPick(b *testing.B) {
 		})
 	}
 }
+
+func TestAliasesServeTheirModelName(t *testing.T) {
+	f := newFixture(t, Options{Aliases: map[string]string{"claude-sonnet-4-5": "claude", "llama": "llama"}},
+		dep("claude", Policy{}), dep("llama", Policy{}))
+	served, _, _, err := f.call(t, Request{Model: "claude-sonnet-4-5"}, nil, Usage{})
+	if err != nil || served != "claude#1" {
+		t.Fatalf("alias served by %q, %v; want claude#1", served, err)
+	}
+	if err := f.r.Has("claude-sonnet-4-5"); err != nil {
+		t.Errorf("Has(alias): %v", err)
+	}
+	if got := f.r.Names(); len(got) != 2 {
+		t.Errorf("Names() = %v, want the two model names only", got)
+	}
+	if _, err := New(nil, Options{Aliases: map[string]string{"a": "nothing"}}); err == nil {
+		t.Error("an alias of an unserved model name was accepted")
+	}
+}
