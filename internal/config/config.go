@@ -76,8 +76,11 @@ type Deployment struct {
 	Timeout       time.Duration // timeout, seconds in YAML; 0 = unset
 	StreamTimeout time.Duration // stream_timeout, seconds in YAML; 0 = unset
 	MaxRetries    *int          // max_retries or num_retries; nil = unset
+	// Prices are LiteLLM's price keys set here (input_cost_per_token,
+	// output_cost_per_token, cache_read_input_token_cost, ...), by key.
+	Prices map[string]float64
 	// Ignored holds the other LiteLLM keys of litellm_params (api_key, tags,
-	// input_cost_per_token, ...), which Strata does not implement yet: each
+	// input_cost_per_second, ...), which Strata does not implement yet: each
 	// was warned about. Credential-looking strings are Secrets.
 	Ignored map[string]any
 }
@@ -97,6 +100,11 @@ type Settings struct {
 	// HealthCheckUpstream (general_settings.health_check_upstream) makes
 	// GET /health send every deployment a one-token request.
 	HealthCheckUpstream bool
+	// MaxBudget (litellm_settings.max_budget) is the most the whole gateway
+	// may spend, in US dollars, per BudgetDuration (litellm_settings.budget_duration;
+	// 0 means never reset). nil: no gateway budget.
+	MaxBudget      *float64
+	BudgetDuration time.Duration
 	// The sections as written, os.environ/ resolved, for features that come
 	// later. Implemented keys hold their typed value; credential-looking
 	// strings of the others are Secrets.

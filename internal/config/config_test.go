@@ -178,10 +178,10 @@ func TestLoadGood(t *testing.T) {
 						ModelID:   "anthropic.claude-3-haiku-20240307-v1:0",
 						AWS:       AWS{Region: "eu-central-1"},
 						Params:    map[string]any{"temperature": 0.7},
-						Deployment: Deployment{Ignored: map[string]any{
-							"api_key":              nil, // os.environ/ of an unset variable, harmless in an ignored key
-							"input_cost_per_token": 0.00025,
-						}},
+						Deployment: Deployment{
+							Ignored: map[string]any{"api_key": nil}, // os.environ/ of an unset variable, harmless in an ignored key
+							Prices:  map[string]float64{"input_cost_per_token": 0.00025},
+						},
 						Line: 12,
 					},
 					{
@@ -219,7 +219,6 @@ func TestLoadGood(t *testing.T) {
 					"testdata/settings.good.yaml:6: defaults is not implemented by Strata and is ignored",
 					// api_key appears in both entries: one warning.
 					"testdata/settings.good.yaml:15: model_list[0].litellm_params.api_key is not implemented by Strata and is ignored",
-					"testdata/settings.good.yaml:16: model_list[0].litellm_params.input_cost_per_token is not implemented by Strata and is ignored",
 					"testdata/settings.good.yaml:22: model_list[1].litellm_params.tags is not implemented by Strata and is ignored",
 					"testdata/settings.good.yaml:23: model_list[1].guardrails is not implemented by Strata and is ignored",
 					"testdata/settings.good.yaml:27: litellm_settings.success_callback is not implemented by Strata and is ignored",

@@ -147,6 +147,12 @@ func (d *decoder) parse(data []byte) *Config {
 	if v, ok := cfg.Settings.General["health_check_upstream"].(bool); ok {
 		cfg.Settings.HealthCheckUpstream = v
 	}
+	if v, ok := cfg.Settings.LiteLLM["max_budget"].(float64); ok {
+		cfg.Settings.MaxBudget = &v
+	}
+	if v, ok := cfg.Settings.LiteLLM["budget_duration"].(time.Duration); ok {
+		cfg.Settings.BudgetDuration = v
+	}
 	cfg.Settings.Routing = d.routing(cfg)
 	return cfg
 }
@@ -731,6 +737,17 @@ func (d *decoder) convert(n *yaml.Node, path string, k kind) (any, bool) {
 		return d.fallbacks(n, path)
 	case kindAliases:
 		return d.aliases(n, path)
+	case kindDuration:
+		s, ok := d.str(n, path)
+		if !ok {
+			return nil, false
+		}
+		dur, err := ParseDuration(s)
+		if err != nil {
+			d.errorf(line, path, "%v", err)
+			return nil, false
+		}
+		return dur, true
 	}
 	panic(fmt.Sprintf("config: kind %d has no conversion", k))
 }

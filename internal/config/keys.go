@@ -24,6 +24,7 @@ const (
 	kindStop                    // a string or a list of strings
 	kindFallbacks               // a list of {model_name: [model_name, ...]}, read as []Fallback
 	kindAliases                 // a mapping of alias: model_name (or {model: model_name, hidden: bool}), read as []Alias
+	kindDuration                // a LiteLLM duration string ("30d", "1h"), read as a time.Duration
 )
 
 // settingsKeys lists, per settings section, the keys Strata implements and
@@ -39,6 +40,8 @@ var settingsKeys = map[string]map[string]kind{
 		"fallbacks":                kindFallbacks,
 		"context_window_fallbacks": kindFallbacks,
 		"content_policy_fallbacks": kindFallbacks,
+		"max_budget":               kindNonNegative,
+		"budget_duration":          kindDuration,
 	},
 	"router_settings": {
 		"routing_strategy":         kindString,
@@ -107,6 +110,23 @@ var modelKeys = map[string]modelKey{
 	"stream_timeout": {kindSeconds, func(m *Model, v any) { m.Deployment.StreamTimeout = v.(time.Duration) }},
 	"max_retries":    {kindCount, setMaxRetries},
 	"num_retries":    {kindCount, setMaxRetries},
+
+	"input_cost_per_token":            {kindNonNegative, setPrice("input_cost_per_token")},
+	"output_cost_per_token":           {kindNonNegative, setPrice("output_cost_per_token")},
+	"cache_read_input_token_cost":     {kindNonNegative, setPrice("cache_read_input_token_cost")},
+	"cache_creation_input_token_cost": {kindNonNegative, setPrice("cache_creation_input_token_cost")},
+	"input_cost_per_image":            {kindNonNegative, setPrice("input_cost_per_image")},
+	"output_cost_per_image":           {kindNonNegative, setPrice("output_cost_per_image")},
+}
+
+// setPrice keeps one of LiteLLM's price keys for the deployment's cost.
+func setPrice(key string) func(m *Model, v any) {
+	return func(m *Model, v any) {
+		if m.Deployment.Prices == nil {
+			m.Deployment.Prices = map[string]float64{}
+		}
+		m.Deployment.Prices[key] = v.(float64)
+	}
 }
 
 // unimplementedModelKeys are litellm_params keys LiteLLM itself consumes
@@ -117,12 +137,8 @@ var unimplementedModelKeys = map[string]bool{
 	"api_version":                         true,
 	"organization":                        true,
 	"region_name":                         true,
-	"input_cost_per_token":                true,
-	"output_cost_per_token":               true,
 	"input_cost_per_second":               true,
 	"output_cost_per_second":              true,
-	"cache_read_input_token_cost":         true,
-	"cache_creation_input_token_cost":     true,
 	"tags":                                true,
 	"order":                               true,
 	"mock_response":                       true,

@@ -1,0 +1,347 @@
+// Package limits admits requests: it checks the rpm, tpm, parallel-request
+// and budget limits of the key, team, user and gateway a request runs
+// under, and hands back a lease that the request ends with its tokens and
+// cost. It keeps counts, never spend rows; it makes no policy of its own.
+package limits
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/strata-gateway/strata/internal/openai"
+)
+
+// Scope is one entity whose limits a request counts against: its key, the
+// key's team and user, the end user, the gateway as a whole. Zero limits
+// are no limits.
+type Scope struct {
+	Kind string // "key", "team", "user", "end_user" or "global"
+	ID   string // the key's hash, the team's id, ...
+	Name string // how messages name it: the key's alias, the team's alias, ...
+
+	RPM, TPM, MaxParallel int64
+
+	MaxBudget  *float64 // US dollars per BudgetDuration; nil is no budget
+	SoftBudget *float64 // crossing it is logged, never refused
+	// BudgetDuration is how often the budget resets (0: never); periods
+	// run from BudgetAnchor (the entity's creation), else from the epoch.
+	BudgetDuration time.Duration
+	BudgetAnchor   time.Time
+	// ModelMaxBudget caps spend per model name.
+	ModelMaxBudget map[string]ModelBudget
+}
+
+// ModelBudget is one entry of model_max_budget.
+type ModelBudget struct {
+	MaxBudget float64
+	Duration  time.Duration // time_period; 0 never resets
+}
+
+// Options configures a Limiter.
+type Options struct {
+	Counter Counter // nil: an in-memory counter
+	// Spend reads the spend logs when a budget period is first seen; nil
+	// starts every budget at 0.
+	Spend  SpendSource
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Limiter admits requests.
+type Limiter struct {
+	counter Counter
+	budgets *budgets
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// New returns a Limiter.
+func New(o Options) *Limiter {
+	l := &Limiter{counter: o.Counter, log: o.Logger, now: o.Now}
+	if l.counter == nil {
+		l.counter = NewMemory()
+	}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	l.budgets = &budgets{source: o.Spend, log: l.log, spent: map[BudgetRef]*period{}}
+	return l
+}
+
+const minute = time.Minute
+
+// Exceeded is a refusal because a rate or parallel-request limit was
+// reached: a 429 with Retry-After and the x-ratelimit-* headers.
+type Exceeded struct {
+	Scope      string // "key team-a-bot", ...
+	Limit      string // "rpm_limit", "tpm_limit", "max_parallel_requests"
+	Value      int64
+	RetryAfter time.Duration
+	headers    rateHeaders
+}
+
+func (e *Exceeded) Error() string {
+	return fmt.Sprintf("Rate limit exceeded for %s: %s %d reached; try again in %s", e.Scope, e.Limit, e.Value, retryAfterSeconds(e.RetryAfter)+"s")
+}
+
+// ClientError is the 429 the client gets.
+func (e *Exceeded) ClientError() *openai.Error {
+	return &openai.Error{Status: http.StatusTooManyRequests, Type: openai.TypeRateLimit, Code: "rate_limit_exceeded",
+		Param: e.Limit, Message: e.Error(), Err: e}
+}
+
+// SetHeaders writes Retry-After and the x-ratelimit-* headers.
+func (e *Exceeded) SetHeaders(h http.Header) {
+	h.Set("Retry-After", retryAfterSeconds(e.RetryAfter))
+	e.headers.set(h)
+}
+
+// BudgetExceeded is a refusal because spend reached a max_budget; the
+// client gets LiteLLM's budget_exceeded error.
+type BudgetExceeded struct {
+	Scope   string
+	Model   string // set for a model_max_budget
+	Spent   float64
+	Max     float64
+	ResetAt time.Time // zero: the budget never resets
+}
+
+func (e *BudgetExceeded) Error() string {
+	msg := fmt.Sprintf("Budget has been exceeded! %s Current cost: %s, Max budget: %s", e.Scope,
+		strconv.FormatFloat(e.Spent, 'g', -1, 64), strconv.FormatFloat(e.Max, 'g', -1, 64))
+	if e.Model != "" {
+		msg = fmt.Sprintf("Budget has been exceeded for model=%s! %s Current cost: %s, Max budget: %s", e.Model, e.Scope,
+			strconv.FormatFloat(e.Spent, 'g', -1, 64), strconv.FormatFloat(e.Max, 'g', -1, 64))
+	}
+	if !e.ResetAt.IsZero() {
+		msg += ". Budget resets at " + e.ResetAt.UTC().Format(time.RFC3339)
+	}
+	return msg
+}
+
+// ClientError is LiteLLM's answer to a spent budget: a 400 of type
+// budget_exceeded.
+func (e *BudgetExceeded) ClientError() *openai.Error {
+	return &openai.Error{Status: http.StatusBadRequest, Type: "budget_exceeded", Code: "400", Message: e.Error(), Err: e}
+}
+
+// rateHeaders are the x-ratelimit-* values of the scope closest to its
+// limits; -1 when no scope sets that limit.
+type rateHeaders struct {
+	limitRequests, remainingRequests int64
+	limitTokens, remainingTokens     int64
+}
+
+func (r rateHeaders) set(h http.Header) {
+	if r.limitRequests >= 0 {
+		h.Set("X-Ratelimit-Limit-Requests", strconv.FormatInt(r.limitRequests, 10))
+		h.Set("X-Ratelimit-Remaining-Requests", strconv.FormatInt(max(r.remainingRequests, 0), 10))
+	}
+	if r.limitTokens >= 0 {
+		h.Set("X-Ratelimit-Limit-Tokens", strconv.FormatInt(r.limitTokens, 10))
+		h.Set("X-Ratelimit-Remaining-Tokens", strconv.FormatInt(max(r.remainingTokens, 0), 10))
+	}
+}
+
+func (r *rateHeaders) requests(limit, used int64) {
+	if r.limitRequests < 0 || limit-used < r.remainingRequests {
+		r.limitRequests, r.remainingRequests = limit, limit-used
+	}
+}
+
+func (r *rateHeaders) tokens(limit, used int64) {
+	if r.limitTokens < 0 || limit-used < r.remainingTokens {
+		r.limitTokens, r.remainingTokens = limit, limit-used
+	}
+}
+
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.FormatInt(max(int64(math.Ceil(d.Seconds())), 1), 10)
+}
+
+func scopeName(s *Scope) string {
+	name := s.Name
+	if name == "" {
+		name = s.ID
+	}
+	switch s.Kind {
+	case "global":
+		return "the gateway (litellm_settings.max_budget)"
+	case "key":
+		return "Key=" + name
+	case "team":
+		return "Team=" + name
+	case "user":
+		return "User=" + name
+	case "end_user":
+		return "EndUser=" + name
+	}
+	return s.Kind + "=" + name
+}
+
+func counterKey(kind string, s *Scope) string { return kind + ":" + s.Kind + ":" + s.ID }
+
+// Admit checks every scope's limits for a request for model and, if none
+// is reached, takes a request and a parallel slot from each and returns
+// the lease the request must End. A refusal is an *Exceeded or a
+// *BudgetExceeded. If the counter backend fails, the request is admitted
+// and the failure logged: an outage of the limits' store must not stop
+// the gateway.
+func (l *Limiter) Admit(ctx context.Context, scopes []Scope, model string) (*Lease, error) {
+	now := l.now()
+	lease := &Lease{l: l, model: model, headers: rateHeaders{-1, -1, -1, -1}}
+	for i := range scopes {
+		s := &scopes[i]
+		if err := l.checkBudgets(ctx, s, model, now, lease); err != nil {
+			return nil, err
+		}
+	}
+	for i := range scopes {
+		s := &scopes[i]
+		if err := l.take(ctx, s, now, lease); err != nil {
+			lease.release(context.WithoutCancel(ctx))
+			var ex *Exceeded
+			if errors.As(err, &ex) {
+				return nil, err
+			}
+			l.log.Warn("rate limit counter failed; admitting the request", "scope", s.Kind, "error", err.Error())
+		}
+	}
+	return lease, nil
+}
+
+func (l *Limiter) checkBudgets(ctx context.Context, s *Scope, model string, now time.Time, lease *Lease) error {
+	if s.MaxBudget != nil || s.SoftBudget != nil {
+		ref := BudgetRef{Kind: s.Kind, ID: s.ID}
+		p := l.budgets.current(ctx, ref, s.BudgetAnchor, s.BudgetDuration, now)
+		spent := l.budgets.spentIn(p)
+		if s.MaxBudget != nil && spent >= *s.MaxBudget {
+			return &BudgetExceeded{Scope: scopeName(s), Spent: spent, Max: *s.MaxBudget, ResetAt: p.end}
+		}
+		if s.SoftBudget != nil && spent >= *s.SoftBudget {
+			l.budgets.mu.Lock()
+			warn := !p.softWarned
+			p.softWarned = true
+			l.budgets.mu.Unlock()
+			if warn {
+				l.log.Warn("soft budget reached", "scope", scopeName(s), "spend", spent, "soft_budget", *s.SoftBudget)
+			}
+		}
+		lease.budgets = append(lease.budgets, ref)
+	}
+	if mb, ok := s.ModelMaxBudget[model]; ok {
+		ref := BudgetRef{Kind: s.Kind, ID: s.ID, Model: model}
+		p := l.budgets.current(ctx, ref, s.BudgetAnchor, mb.Duration, now)
+		if spent := l.budgets.spentIn(p); spent >= mb.MaxBudget {
+			return &BudgetExceeded{Scope: scopeName(s), Model: model, Spent: spent, Max: mb.MaxBudget, ResetAt: p.end}
+		}
+		lease.budgets = append(lease.budgets, ref)
+	}
+	return nil
+}
+
+// take counts the request against s's rpm and parallel limits and checks
+// its tpm; on a refusal, what it took is given back.
+func (l *Limiter) take(ctx context.Context, s *Scope, now time.Time, lease *Lease) error {
+	if s.TPM > 0 {
+		used, err := l.counter.Get(ctx, counterKey("tpm", s), minute, now)
+		if err != nil {
+			return err
+		}
+		if used >= s.TPM {
+			lease.headers.tokens(s.TPM, used)
+			return &Exceeded{Scope: scopeName(s), Limit: "tpm_limit", Value: s.TPM, RetryAfter: untilNextMinute(now), headers: lease.headers}
+		}
+		lease.headers.tokens(s.TPM, used)
+		lease.tpm = append(lease.tpm, counterKey("tpm", s))
+	}
+	if s.RPM > 0 {
+		key := counterKey("rpm", s)
+		n, err := l.counter.Add(ctx, key, 1, minute, now)
+		if err != nil {
+			return err
+		}
+		if n > s.RPM {
+			_, _ = l.counter.Add(ctx, key, -1, minute, now)
+			lease.headers.requests(s.RPM, s.RPM)
+			return &Exceeded{Scope: scopeName(s), Limit: "rpm_limit", Value: s.RPM, RetryAfter: untilNextMinute(now), headers: lease.headers}
+		}
+		lease.headers.requests(s.RPM, n)
+	}
+	if s.MaxParallel > 0 {
+		key := counterKey("parallel", s)
+		n, err := l.counter.Add(ctx, key, 1, 0, now)
+		if err != nil {
+			return err
+		}
+		if n > s.MaxParallel {
+			_, _ = l.counter.Add(ctx, key, -1, 0, now)
+			return &Exceeded{Scope: scopeName(s), Limit: "max_parallel_requests", Value: s.MaxParallel, RetryAfter: time.Second, headers: lease.headers}
+		}
+		lease.parallel = append(lease.parallel, key)
+	}
+	return nil
+}
+
+func untilNextMinute(now time.Time) time.Duration {
+	return windowStart(now, minute).Add(minute).Sub(now)
+}
+
+// Lease is an admitted request's hold on its limits.
+type Lease struct {
+	l        *Limiter
+	model    string
+	parallel []string    // parallel counters to give back
+	tpm      []string    // tpm counters to add the tokens to
+	budgets  []BudgetRef // budgets to add the cost to
+	headers  rateHeaders
+	ended    bool
+}
+
+// SetHeaders writes the x-ratelimit-* headers of an admitted request.
+func (le *Lease) SetHeaders(h http.Header) {
+	if le != nil {
+		le.headers.set(h)
+	}
+}
+
+// End gives back the request's parallel slots and counts its tokens and
+// cost. It may be called more than once; only the first counts.
+func (le *Lease) End(ctx context.Context, tokens int64, cost float64) {
+	if le == nil || le.ended {
+		return
+	}
+	le.ended = true
+	ctx = context.WithoutCancel(ctx)
+	now := le.l.now()
+	le.release(ctx)
+	for _, key := range le.tpm {
+		if tokens > 0 {
+			if _, err := le.l.counter.Add(ctx, key, tokens, minute, now); err != nil {
+				le.l.log.Warn("rate limit counter failed", "error", err.Error())
+			}
+		}
+	}
+	for _, ref := range le.budgets {
+		le.l.budgets.add(ref, cost, now)
+	}
+}
+
+func (le *Lease) release(ctx context.Context) {
+	now := le.l.now()
+	for _, key := range le.parallel {
+		if _, err := le.l.counter.Add(ctx, key, -1, 0, now); err != nil {
+			le.l.log.Warn("rate limit counter failed", "error", err.Error())
+		}
+	}
+	le.parallel = nil
+}
