@@ -27,7 +27,10 @@ var update = flag.Bool("update", false, "rewrite the expected files of golden ca
 // {"model", "defaults", "drop_params"}), bedrock.response.json,
 // bedrock.stream (one {"event": type, "data": payload} per line, or
 // {"exception": type, "data": payload}). Expected outputs:
-// bedrock.request.json or error.json, openai.response.json, openai.sse.
+// bedrock.request.json or error.json, openai.response.json, and each stream
+// twice: openai.sse and openai.replay.sse as a client asking for
+// stream_options.include_usage gets them, openai.no_usage.sse and
+// openai.replay.no_usage.sse as one that did not ask.
 func TestGoldenChat(t *testing.T) {
 	runGolden(t, "testdata/chat", runCase)
 }
@@ -179,20 +182,47 @@ func runCase(t *testing.T, c *goldenCase) {
 			t.Fatalf("bedrock.response.json: %v", err)
 		}
 		c.expect(t, "openai.response.json", indentJSON(t, translate.ChatFromConverse(&resp, meta)))
-		c.expect(t, "openai.replay.sse", replayStream(t, &resp, meta))
+		expectStreams(t, c, "openai.replay", func(usage bool) string { return replayStream(t, &resp, meta, usage) })
 	}
 	if s, ok := c.sections["bedrock.stream"]; ok {
 		frames := encodeStream(t, s)
-		var first string
-		for _, feed := range feeds() {
-			got := runStream(t, frames, feed.reader, meta)
-			if first == "" {
-				first = got
-				c.expect(t, "openai.sse", got)
-			} else if got != first {
-				t.Errorf("fed %s, the stream translated differently:\n%s\nwhole:\n%s", feed.name, got, first)
+		expectStreams(t, c, "openai", func(usage bool) string {
+			var first string
+			for _, feed := range feeds() {
+				got := runStream(t, frames, feed.reader, meta, usage)
+				if first == "" {
+					first = got
+				} else if got != first {
+					t.Errorf("fed %s, the stream translated differently:\n%s\nwhole:\n%s", feed.name, got, first)
+				}
 			}
+			return first
+		})
+	}
+}
+
+// expectStreams renders a stream with and without include_usage and
+// compares them with the sections <prefix>.sse and <prefix>.no_usage.sse.
+// Without include_usage no chunk may carry usage or come with empty
+// choices, and every other chunk must be the same as with it.
+func expectStreams(t *testing.T, c *goldenCase, prefix string, render func(includeUsage bool) string) {
+	t.Helper()
+	with, without := render(true), render(false)
+	c.expect(t, prefix+".sse", with)
+	c.expect(t, prefix+".no_usage.sse", without)
+	for _, line := range strings.Split(without, "\n") {
+		if strings.Contains(line, `"usage"`) || strings.Contains(line, `"choices":[]`) {
+			t.Errorf("%s.no_usage.sse: a client that did not ask for include_usage gets a usage chunk or one with empty choices:\n%s", prefix, line)
 		}
+	}
+	var kept []string
+	for _, line := range strings.Split(with, "\n") {
+		if !strings.Contains(line, `"choices":[],"usage"`) {
+			kept = append(kept, line)
+		}
+	}
+	if want := strings.Join(kept, "\n"); without != want {
+		t.Errorf("%s: without include_usage the stream must be the same but for its usage chunk.\n--- want\n%s\n--- got\n%s", prefix, want, without)
 	}
 }
 
@@ -281,9 +311,9 @@ func sseLines(out *strings.Builder) func(*openai.ChatChunk) error {
 
 // replayStream renders the answer as the stream a model that cannot stream
 // gives the client.
-func replayStream(t *testing.T, resp *bedrock.ConverseResponse, meta translate.ResponseMeta) string {
+func replayStream(t *testing.T, resp *bedrock.ConverseResponse, meta translate.ResponseMeta, includeUsage bool) string {
 	t.Helper()
-	tr := translate.NewChatStream(meta, true)
+	tr := translate.NewChatStream(meta, includeUsage)
 	var out strings.Builder
 	emit := sseLines(&out)
 	err := translate.ReplayAsStream(resp, func(ev *bedrock.StreamEvent) error { return tr.Event(ev, emit) })
@@ -295,10 +325,10 @@ func replayStream(t *testing.T, resp *bedrock.ConverseResponse, meta translate.R
 
 // runStream decodes frames and translates them, rendering what a client
 // would receive as SSE lines.
-func runStream(t *testing.T, frames []byte, reader func([]byte) io.Reader, meta translate.ResponseMeta) string {
+func runStream(t *testing.T, frames []byte, reader func([]byte) io.Reader, meta translate.ResponseMeta, includeUsage bool) string {
 	t.Helper()
 	stream := bedrock.NewStreamReader(io.NopCloser(reader(frames)))
-	tr := translate.NewChatStream(meta, true)
+	tr := translate.NewChatStream(meta, includeUsage)
 	var out strings.Builder
 	emit := sseLines(&out)
 	var ev bedrock.StreamEvent

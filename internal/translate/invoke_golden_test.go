@@ -24,7 +24,8 @@ import (
 // counts), bedrock.chunks (one native chunk per line). Expected outputs:
 // startup.error, bedrock.body.json (and bedrock.api: invoke or
 // invoke-with-response-stream) or error.json, openai.response.json,
-// openai.replay.sse, openai.sse.
+// openai.replay.sse, openai.sse, and both streams again without
+// include_usage (openai.replay.no_usage.sse, openai.no_usage.sse).
 func TestGoldenInvoke(t *testing.T) {
 	runGolden(t, "testdata/invoke", runInvokeCase)
 }
@@ -121,20 +122,22 @@ func runInvokeCase(t *testing.T, c *goldenCase) {
 			t.Fatalf("ConverseFromInvoke: %v", err)
 		}
 		c.expect(t, "openai.response.json", indentJSON(t, translate.ChatFromConverse(answer, meta)))
-		c.expect(t, "openai.replay.sse", replayStream(t, answer, meta))
+		expectStreams(t, c, "openai.replay", func(usage bool) string { return replayStream(t, answer, meta, usage) })
 	}
 	if s, ok := c.sections["bedrock.chunks"]; ok {
 		frames := encodeChunks(t, s)
-		var first string
-		for _, feed := range feeds() {
-			got := runInvokeStream(t, target, frames, feed.reader, meta)
-			if first == "" {
-				first = got
-				c.expect(t, "openai.sse", got)
-			} else if got != first {
-				t.Errorf("fed %s, the stream translated differently:\n%s\nwhole:\n%s", feed.name, got, first)
+		expectStreams(t, c, "openai", func(usage bool) string {
+			var first string
+			for _, feed := range feeds() {
+				got := runInvokeStream(t, target, frames, feed.reader, meta, usage)
+				if first == "" {
+					first = got
+				} else if got != first {
+					t.Errorf("fed %s, the stream translated differently:\n%s\nwhole:\n%s", feed.name, got, first)
+				}
 			}
-		}
+			return first
+		})
 	}
 }
 
@@ -171,11 +174,11 @@ func encodeChunks(t *testing.T, spec string) []byte {
 	return buf.Bytes()
 }
 
-func runInvokeStream(t *testing.T, target *translate.InvokeTarget, frames []byte, reader func([]byte) io.Reader, meta translate.ResponseMeta) string {
+func runInvokeStream(t *testing.T, target *translate.InvokeTarget, frames []byte, reader func([]byte) io.Reader, meta translate.ResponseMeta, includeUsage bool) string {
 	t.Helper()
 	chunks := bedrock.NewInvokeChunks(io.NopCloser(reader(frames)))
 	native := target.NewStream()
-	tr := translate.NewChatStream(meta, true)
+	tr := translate.NewChatStream(meta, includeUsage)
 	var out strings.Builder
 	emit := sseLines(&out)
 	yield := func(ev *bedrock.StreamEvent) error { return tr.Event(ev, emit) }
