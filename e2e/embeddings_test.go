@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -105,12 +107,15 @@ func TestEmbeddingsSeedModels(t *testing.T) {
 	}
 }
 
+// sameFloats compares vectors as the float32s they are: the SDK reads the
+// float format's shortest texts and base64's float32 bytes into float64s
+// that differ beyond float32 precision.
 func sameFloats(a, b []float64) bool {
 	if len(a) != len(b) || len(a) == 0 {
 		return false
 	}
 	for i := range a {
-		if a[i] != b[i] {
+		if float32(a[i]) != float32(b[i]) {
 			return false
 		}
 	}
@@ -143,7 +148,7 @@ func TestEmbeddingsBase64Bytes(t *testing.T) {
 	var norm float64
 	for i, f := range floats.Data[0].Embedding {
 		got := math.Float32frombits(binary.LittleEndian.Uint32(bytes[4*i:]))
-		if float64(got) != f {
+		if got != float32(f) {
 			t.Fatalf("value %d: base64 %v, float %v", i, got, f)
 		}
 		norm += f * f
@@ -221,4 +226,33 @@ func TestEmbeddingsTokenInput(t *testing.T) {
 	if len(em.Calls()) != 0 {
 		t.Error("a refused request reached Bedrock")
 	}
+}
+
+// With encoding_format float, every number of the answer is the shortest
+// text of its float32, as Bedrock wrote it, and as the OpenAI SDK reads it
+// back into the same float32.
+func TestEmbeddingsFloatText(t *testing.T) {
+	_, g := embeddingsGateway(t)
+	status, raw, _ := g.post(t, "/v1/embeddings", `{"model": "titan-v2", "input": "hello", "encoding_format": "float"}`)
+	if status != 200 {
+		t.Fatalf("%d %s", status, raw)
+	}
+	var body struct {
+		Data []struct{ Embedding []json.Number }
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&body); err != nil || len(body.Data) != 1 || len(body.Data[0].Embedding) != 1024 {
+		t.Fatalf("answer %.200s: %v", raw, err)
+	}
+	for i, n := range body.Data[0].Embedding {
+		f, err := strconv.ParseFloat(string(n), 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if short, _ := json.Marshal(float32(f)); string(n) != string(short) {
+			t.Fatalf("value %d written as %s; the float32 is %s", i, n, short)
+		}
+	}
+	t.Logf("answer with one 1,024-value vector: %d bytes", len(raw))
 }

@@ -11,8 +11,9 @@ import (
 // vector, different texts different ones, of the size asked for.
 
 // embedVector is text's deterministic vector of dims values, unit length
-// when normalize is set.
-func embedVector(text, inputType string, dims int, normalize bool) []float64 {
+// when normalize is set. The values are float32s, as the models make them,
+// so the JSON carries each in its shortest form (-0.2819426), as Bedrock's does.
+func embedVector(text, inputType string, dims int, normalize bool) []float32 {
 	h := fnv.New64a()
 	h.Write([]byte(inputType))
 	h.Write([]byte{0})
@@ -31,7 +32,11 @@ func embedVector(text, inputType string, dims int, normalize bool) []float64 {
 			v[i] /= norm
 		}
 	}
-	return v
+	out := make([]float32, dims)
+	for i, f := range v {
+		out[i] = float32(f)
+	}
+	return out
 }
 
 // --- Amazon Titan embeddings ---
@@ -128,7 +133,7 @@ func cohereEmbedAnswer(defaultDims int) func(*Emulator, *exchange, map[string]an
 			dims = int(n)
 		}
 		inputType := getString(body, "input_type")
-		vectors := make([][]float64, len(texts))
+		vectors := make([][]float32, len(texts))
 		tokens := 0
 		for i, t := range texts {
 			vectors[i] = embedVector(t, inputType, dims, true)

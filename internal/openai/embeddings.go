@@ -120,8 +120,8 @@ type EmbeddingUsage struct {
 // Vector is an embedding as float32s, OpenAI's precision. It is written as
 // a list of numbers, or with Base64 set as the base64 of its little-endian
 // float32 bytes (encoding_format "base64", the OpenAI SDKs' default). The
-// numbers are the float32 values exactly, so a client decoding either form
-// gets the same floats.
+// numbers are the float32 values exactly, each in its shortest text, so a
+// client decoding either form gets the same float32s.
 type Vector struct {
 	Values []float32
 	Base64 bool
@@ -148,7 +148,28 @@ func (v Vector) MarshalJSON() ([]byte, error) {
 		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
 			return nil, errors.New("embedding holds a non-finite number")
 		}
-		out = strconv.AppendFloat(out, float64(f), 'g', -1, 64)
+		out = appendFloat32(out, f)
 	}
 	return append(out, ']'), nil
+}
+
+// appendFloat32 writes f as the shortest decimal that reads back as the same
+// float32, in the form encoding/json gives float32s (and Bedrock's answers
+// carry): -0.2819426, not the float64 -0.28194260597229004, which names the
+// same float32 in twice the bytes.
+func appendFloat32(out []byte, f float32) []byte {
+	abs := math.Abs(float64(f))
+	format := byte('f')
+	if abs != 0 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+		format = 'e'
+	}
+	out = strconv.AppendFloat(out, float64(f), format, -1, 32)
+	if format == 'e' {
+		// e-07 -> e-7, as JSON encoders write exponents.
+		if n := len(out); n >= 4 && out[n-4] == 'e' && out[n-3] == '-' && out[n-2] == '0' {
+			out[n-2] = out[n-1]
+			out = out[:n-1]
+		}
+	}
+	return out
 }
