@@ -1,0 +1,96 @@
+-- Keys, teams, users and spend logs. Times are Unix milliseconds (UTC);
+-- lists and maps are JSON text.
+CREATE TABLE api_keys (
+    token                 TEXT PRIMARY KEY,   -- SHA-256 hex of the key
+    key_name              TEXT NOT NULL,      -- "sk-...wxyz"
+    key_alias             TEXT,
+    team_id               TEXT,
+    user_id               TEXT,
+    models                TEXT NOT NULL DEFAULT '[]',
+    max_budget            REAL,
+    soft_budget           REAL,
+    budget_duration       TEXT NOT NULL DEFAULT '',
+    budget_reset_at       INTEGER,
+    rpm_limit             INTEGER,
+    tpm_limit             INTEGER,
+    max_parallel_requests INTEGER,
+    model_max_budget      TEXT NOT NULL DEFAULT '{}',
+    spend                 REAL NOT NULL DEFAULT 0,
+    metadata              TEXT NOT NULL DEFAULT '{}',
+    tags                  TEXT NOT NULL DEFAULT '[]',
+    blocked               INTEGER NOT NULL DEFAULT 0,
+    expires               INTEGER,
+    created_at            INTEGER NOT NULL,
+    updated_at            INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX api_keys_alias ON api_keys (key_alias) WHERE key_alias IS NOT NULL;
+CREATE INDEX api_keys_team ON api_keys (team_id);
+CREATE INDEX api_keys_user ON api_keys (user_id);
+CREATE INDEX api_keys_reset ON api_keys (budget_reset_at) WHERE budget_reset_at IS NOT NULL;
+
+CREATE TABLE teams (
+    team_id               TEXT PRIMARY KEY,
+    team_alias            TEXT NOT NULL DEFAULT '',
+    models                TEXT NOT NULL DEFAULT '[]',
+    max_budget            REAL,
+    soft_budget           REAL,
+    budget_duration       TEXT NOT NULL DEFAULT '',
+    budget_reset_at       INTEGER,
+    rpm_limit             INTEGER,
+    tpm_limit             INTEGER,
+    max_parallel_requests INTEGER,
+    model_max_budget      TEXT NOT NULL DEFAULT '{}',
+    spend                 REAL NOT NULL DEFAULT 0,
+    metadata              TEXT NOT NULL DEFAULT '{}',
+    blocked               INTEGER NOT NULL DEFAULT 0,
+    created_at            INTEGER NOT NULL,
+    updated_at            INTEGER NOT NULL
+);
+CREATE INDEX teams_reset ON teams (budget_reset_at) WHERE budget_reset_at IS NOT NULL;
+
+CREATE TABLE users (
+    user_id               TEXT PRIMARY KEY,
+    user_email            TEXT NOT NULL DEFAULT '',
+    user_role             TEXT NOT NULL DEFAULT '',
+    models                TEXT NOT NULL DEFAULT '[]',
+    max_budget            REAL,
+    soft_budget           REAL,
+    budget_duration       TEXT NOT NULL DEFAULT '',
+    budget_reset_at       INTEGER,
+    rpm_limit             INTEGER,
+    tpm_limit             INTEGER,
+    max_parallel_requests INTEGER,
+    model_max_budget      TEXT NOT NULL DEFAULT '{}',
+    spend                 REAL NOT NULL DEFAULT 0,
+    metadata              TEXT NOT NULL DEFAULT '{}',
+    created_at            INTEGER NOT NULL,
+    updated_at            INTEGER NOT NULL
+);
+CREATE INDEX users_reset ON users (budget_reset_at) WHERE budget_reset_at IS NOT NULL;
+
+CREATE TABLE spend_logs (
+    id                    TEXT PRIMARY KEY,
+    request_id            TEXT NOT NULL,
+    api_key               TEXT NOT NULL DEFAULT '',  -- the key's token (hash)
+    key_alias             TEXT NOT NULL DEFAULT '',
+    team_id               TEXT NOT NULL DEFAULT '',
+    user_id               TEXT NOT NULL DEFAULT '',
+    end_user              TEXT NOT NULL DEFAULT '',
+    model                 TEXT NOT NULL DEFAULT '',
+    deployment            TEXT NOT NULL DEFAULT '',
+    bedrock_model         TEXT NOT NULL DEFAULT '',
+    prompt_tokens         INTEGER NOT NULL DEFAULT 0,
+    completion_tokens     INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens     INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens    INTEGER NOT NULL DEFAULT 0,
+    cost                  REAL NOT NULL DEFAULT 0,
+    start_time            INTEGER NOT NULL,
+    end_time              INTEGER NOT NULL,
+    status                TEXT NOT NULL DEFAULT '',
+    prompt                TEXT
+);
+CREATE INDEX spend_logs_request ON spend_logs (request_id);
+CREATE INDEX spend_logs_start ON spend_logs (start_time);
+CREATE INDEX spend_logs_key ON spend_logs (api_key, start_time);
+CREATE INDEX spend_logs_team ON spend_logs (team_id, start_time);
+CREATE INDEX spend_logs_user ON spend_logs (user_id, start_time);

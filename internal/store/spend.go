@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+const spendColumns = "id, request_id, api_key, key_alias, team_id, user_id, end_user, model, deployment, bedrock_model, " +
+	"prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, cost, start_time, end_time, status, prompt"
+
+func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	inserted := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		inserted = 0
+		insert := s.q("INSERT INTO spend_logs (" + spendColumns + ") VALUES (" + placeholders(19) + ") ON CONFLICT (id) DO NOTHING")
+		totals := map[[2]string]float64{}
+		for i := range rows {
+			r := &rows[i]
+			if r.ID == "" {
+				r.ID = rand.Text()
+			}
+			var prompt any
+			if r.Prompt != "" {
+				prompt = r.Prompt
+			}
+			res, err := tx.ExecContext(ctx, insert, r.ID, r.RequestID, r.KeyHash, r.KeyAlias, r.TeamID, r.UserID, r.EndUser,
+				r.Model, r.Deployment, r.BedrockModel, r.PromptTokens, r.CompletionTokens, r.CacheReadTokens, r.CacheWriteTokens,
+				r.Cost, s.t(r.StartTime), s.t(r.EndTime), r.Status, prompt)
+			if err != nil {
+				return fmt.Errorf("insert spend log %s: %w", r.RequestID, err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				continue
+			}
+			inserted++
+			if r.Cost == 0 {
+				continue
+			}
+			if r.KeyHash != "" {
+				totals[[2]string{"api_keys", r.KeyHash}] += r.Cost
+			}
+			if r.TeamID != "" {
+				totals[[2]string{"teams", r.TeamID}] += r.Cost
+			}
+			if r.UserID != "" {
+				totals[[2]string{"users", r.UserID}] += r.Cost
+			}
+		}
+		for k, amount := range totals {
+			if _, err := tx.ExecContext(ctx, s.q("UPDATE "+k[0]+" SET spend = spend + ? WHERE "+idColumn[k[0]]+" = ?"), amount, k[1]); err != nil {
+				return fmt.Errorf("add spend: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return inserted, nil
+}
+
+var idColumn = map[string]string{"api_keys": "token", "teams": "team_id", "users": "user_id"}
+
+func entityTable(e Entity) (table, id string) {
+	switch e {
+	case EntityTeam:
+		return "teams", "team_id"
+	case EntityUser:
+		return "users", "user_id"
+	}
+	return "api_keys", "token"
+}
+
+func (s *sqlStore) spendWhere(f SpendFilter) (string, []any) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, v string }{{"api_key", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID}, {"request_id", f.RequestID}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	if !f.Start.IsZero() {
+		where = append(where, "start_time >= ?")
+		args = append(args, s.t(f.Start))
+	}
+	if !f.End.IsZero() {
+		where = append(where, "start_time < ?")
+		args = append(args, s.t(f.End))
+	}
+	if len(where) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+func (s *sqlStore) QuerySpendLogs(ctx context.Context, f SpendFilter) ([]SpendLog, error) {
+	cond, args := s.spendWhere(f)
+	limit := ""
+	if f.Limit > 0 {
+		limit = fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+spendColumns+" FROM spend_logs"+cond+" ORDER BY start_time, id"+limit), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []SpendLog
+	for rows.Next() {
+		var r SpendLog
+		if err := rows.Scan(&r.ID, &r.RequestID, &r.KeyHash, &r.KeyAlias, &r.TeamID, &r.UserID, &r.EndUser, &r.Model, &r.Deployment,
+			&r.BedrockModel, &r.PromptTokens, &r.CompletionTokens, &r.CacheReadTokens, &r.CacheWriteTokens, &r.Cost,
+			timeCol{&r.StartTime}, timeCol{&r.EndTime}, &r.Status, nullStringCol{&r.Prompt}); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) TotalSpend(ctx context.Context, f SpendFilter) (float64, error) {
+	cond, args := s.spendWhere(f)
+	var total sql.NullFloat64
+	err := s.db.QueryRowContext(ctx, s.q("SELECT SUM(cost) FROM spend_logs"+cond), args...).Scan(&total)
+	return total.Float64, err
+}
+
+func (s *sqlStore) AddSpend(ctx context.Context, e Entity, id string, amount float64) error {
+	table, col := entityTable(e)
+	res, err := s.db.ExecContext(ctx, s.q("UPDATE "+table+" SET spend = spend + ? WHERE "+col+" = ?"), amount, id)
+	return affectedOne(res, err, e.String()+" "+id)
+}
+
+func (s *sqlStore) DueBudgetResets(ctx context.Context, now time.Time) ([]BudgetRef, error) {
+	var out []BudgetRef
+	for _, e := range []Entity{EntityKey, EntityTeam, EntityUser} {
+		table, col := entityTable(e)
+		rows, err := s.db.QueryContext(ctx, s.q("SELECT "+col+", budget_duration, budget_reset_at FROM "+table+
+			" WHERE budget_reset_at IS NOT NULL AND budget_reset_at <= ?"), s.t(now))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			ref := BudgetRef{Entity: e}
+			if err := rows.Scan(&ref.ID, &ref.BudgetDuration, timeCol{&ref.BudgetResetAt}); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, ref)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *sqlStore) ResetSpend(ctx context.Context, ref BudgetRef, next *time.Time) error {
+	table, col := entityTable(ref.Entity)
+	_, err := s.db.ExecContext(ctx, s.q("UPDATE "+table+" SET spend = 0, budget_reset_at = ? WHERE "+col+" = ? AND budget_reset_at = ?"),
+		s.tp(next), ref.ID, s.t(ref.BudgetResetAt))
+	return err
+}
