@@ -1,0 +1,250 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/strata-gateway/strata/internal/store"
+)
+
+// Options configures an Authenticator.
+type Options struct {
+	MasterKey string
+	// Store is where virtual keys, teams and users are read; nil accepts
+	// the master key only.
+	Store interface {
+		store.Keys
+		store.Teams
+		store.Users
+	}
+	// CacheTTL is how long a key read from the store is trusted before it is
+	// read again; 0 means DefaultCacheTTL. Changes made through this
+	// process invalidate at once; other instances' changes show within it.
+	CacheTTL time.Duration
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// DefaultCacheTTL bounds how stale another instance's key change may be.
+const DefaultCacheTTL = 60 * time.Second
+
+// Authenticator checks requests' keys.
+type Authenticator struct {
+	master [sha256.Size]byte
+	store  interface {
+		store.Keys
+		store.Teams
+		store.Users
+	}
+	ttl time.Duration
+	log *slog.Logger
+	now func() time.Time
+
+	mu    sync.RWMutex
+	cache map[string]*cached // by token
+	// gen counts invalidations, so a read that started before one does not
+	// put what it read back into the cache.
+	gen     uint64
+	loading singleflight.Group
+}
+
+type cached struct {
+	p       *Principal
+	fetched time.Time
+}
+
+// New returns an Authenticator for opts; MasterKey must not be empty.
+func New(opts Options) *Authenticator {
+	a := &Authenticator{
+		master: sha256.Sum256([]byte(opts.MasterKey)),
+		store:  opts.Store,
+		ttl:    opts.CacheTTL,
+		log:    opts.Logger,
+		now:    opts.Now,
+		cache:  map[string]*cached{},
+	}
+	if a.ttl <= 0 {
+		a.ttl = DefaultCacheTTL
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	return a
+}
+
+var masterPrincipal = &Principal{Master: true}
+
+// KeyFromRequest reads the key a request carries, from the headers
+// LiteLLM reads: Authorization: Bearer, x-api-key, api-key, x-litellm-api-key.
+func KeyFromRequest(r *http.Request) string {
+	if v := r.Header.Get("Authorization"); v != "" {
+		scheme, rest, ok := strings.Cut(strings.TrimSpace(v), " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(rest)
+		}
+		if !ok && strings.HasPrefix(v, "sk-") {
+			return v
+		}
+	}
+	for _, h := range []string{"x-litellm-api-key", "x-api-key", "api-key"} {
+		if v := strings.TrimSpace(r.Header.Get(h)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Authenticate returns the Principal for key, or an *Error.
+func (a *Authenticator) Authenticate(ctx context.Context, key string) (*Principal, error) {
+	if key == "" {
+		return nil, &Error{Reason: ReasonMissing, Message: "no API key: send it as 'Authorization: Bearer <key>' (or in x-api-key, api-key or x-litellm-api-key)"}
+	}
+	if a.IsMaster(key) {
+		return masterPrincipal, nil
+	}
+	if a.store == nil {
+		return nil, &Error{Reason: ReasonUnknown, Message: "invalid API key"}
+	}
+	token := HashKey(key)
+	p, err := a.principal(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	now := a.now()
+	switch {
+	case p.Key.Blocked:
+		return nil, &Error{Reason: ReasonBlocked, Message: "key '" + p.LogName() + "' is blocked"}
+	case p.Team != nil && p.Team.Blocked:
+		return nil, &Error{Reason: ReasonBlocked, Message: "key '" + p.LogName() + "' belongs to team '" + p.Team.TeamID + "', which is blocked"}
+	case p.Key.Expires != nil && !now.Before(*p.Key.Expires):
+		return nil, &Error{Reason: ReasonExpired, Message: "key '" + p.LogName() + "' expired at " + p.Key.Expires.UTC().Format(time.RFC3339)}
+	}
+	return p, nil
+}
+
+// IsMaster compares key with the master key in constant time.
+func (a *Authenticator) IsMaster(key string) bool {
+	sum := sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare(sum[:], a.master[:]) == 1
+}
+
+// principal returns the cached Principal for token, reading it from the
+// store when it is missing or older than the TTL. When the store cannot be
+// read, a cached Principal of any age is used: a database outage must not
+// refuse keys that were working.
+func (a *Authenticator) principal(ctx context.Context, token string) (*Principal, error) {
+	now := a.now()
+	a.mu.RLock()
+	c := a.cache[token]
+	a.mu.RUnlock()
+	if c != nil && now.Sub(c.fetched) < a.ttl {
+		return c.p, nil
+	}
+	v, err, _ := a.loading.Do(token, func() (any, error) {
+		return a.load(context.WithoutCancel(ctx), token)
+	})
+	if err == nil {
+		return v.(*Principal), nil
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &Error{Reason: ReasonUnknown, Message: "invalid API key"}
+	}
+	if c != nil {
+		a.log.Warn("key store unreachable: using the cached key", "key", c.p.LogName(), "error", err.Error())
+		return c.p, nil
+	}
+	return nil, &Error{Reason: ReasonUnavailable, Message: "the gateway cannot check API keys right now (its database is unreachable); try again", Err: err}
+}
+
+// load reads a key with its team and user and caches the result.
+func (a *Authenticator) load(ctx context.Context, token string) (*Principal, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	a.mu.RLock()
+	gen := a.gen
+	a.mu.RUnlock()
+	fetched := a.now()
+	k, err := a.store.GetKey(ctx, token)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			a.forget(token)
+		}
+		return nil, err
+	}
+	p := &Principal{Key: k}
+	if k.TeamID != "" {
+		t, err := a.store.GetTeam(ctx, k.TeamID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// The team is gone; the key keeps its own limits.
+		case err != nil:
+			return nil, fmt.Errorf("read team of key %s: %w", ShortHash(token), err)
+		default:
+			p.Team = t
+		}
+	}
+	if k.UserID != "" {
+		u, err := a.store.GetUser(ctx, k.UserID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("read user of key %s: %w", ShortHash(token), err)
+		default:
+			p.User = u
+		}
+	}
+	a.mu.Lock()
+	if a.gen == gen {
+		a.cache[token] = &cached{p: p, fetched: fetched}
+	}
+	a.mu.Unlock()
+	return p, nil
+}
+
+func (a *Authenticator) forget(token string) {
+	a.mu.Lock()
+	delete(a.cache, token)
+	a.mu.Unlock()
+}
+
+// InvalidateKey drops a key from the cache: its next request reads it again.
+func (a *Authenticator) InvalidateKey(token string) {
+	a.mu.Lock()
+	delete(a.cache, token)
+	a.gen++
+	a.mu.Unlock()
+}
+
+// InvalidateTeam drops every cached key of a team.
+func (a *Authenticator) InvalidateTeam(teamID string) {
+	a.invalidateWhere(func(p *Principal) bool { return p.Key.TeamID == teamID })
+}
+
+// InvalidateUser drops every cached key of a user.
+func (a *Authenticator) InvalidateUser(userID string) {
+	a.invalidateWhere(func(p *Principal) bool { return p.Key.UserID == userID })
+}
+
+func (a *Authenticator) invalidateWhere(match func(*Principal) bool) {
+	a.mu.Lock()
+	for token, c := range a.cache {
+		if match(c.p) {
+			delete(a.cache, token)
+		}
+	}
+	a.gen++
+	a.mu.Unlock()
+}
