@@ -22,7 +22,7 @@ var migrations embed.FS
 type dialect struct {
 	name       string
 	migrations fs.FS
-	numbered   bool                 // placeholders are $1, $2... instead of ?
+	numbered   bool                // placeholders are $1, $2... instead of ?
 	timeArg    func(time.Time) any // how a time is written
 }
 
