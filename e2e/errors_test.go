@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -70,9 +71,17 @@ func TestBadRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		raw, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusMethodNotAllowed {
-			t.Errorf("status %d", resp.StatusCode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
+			t.Errorf("status %d, Allow %q; want 405 and POST", resp.StatusCode, resp.Header.Get("Allow"))
+		}
+		msg, typ, _, code := errorBody(t, raw)
+		if typ != "invalid_request_error" || code == nil || *code != "method_not_allowed" || !strings.Contains(msg, "GET") || !strings.Contains(msg, "POST") {
+			t.Errorf("error type %q, code %v, message %q; want invalid_request_error, method_not_allowed and a message naming GET and POST", typ, code, msg)
 		}
 	})
 	t.Run("unknown path", func(t *testing.T) {

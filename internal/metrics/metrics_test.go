@@ -68,12 +68,19 @@ func TestRegisteringTwiceFails(t *testing.T) {
 	}
 }
 
+// A nil *Metrics is how code runs without a registry: every method is a
+// no-op that neither panics nor falls back to Prometheus' global registry,
+// and Deployment hands out the nil *Deployment so callers allocate nothing.
 func TestNilRecordsNothing(t *testing.T) {
+	before := strataSeries(t, prometheus.DefaultGatherer)
 	var m *Metrics
 	m.Request("m", "d", 200)
 	m.Retry("m")
 	m.Fallback("m", "n", "error")
 	d := m.Deployment("m", "d")
+	if d != nil {
+		t.Fatalf("a nil *Metrics handed out a live *Deployment: %#v", d)
+	}
 	d.Started()
 	d.FirstToken(time.Second)
 	d.Served(time.Second)
@@ -81,4 +88,29 @@ func TestNilRecordsNothing(t *testing.T) {
 	d.UpstreamError("x")
 	d.Cooldown()
 	d.Ended()
+	if after := strataSeries(t, prometheus.DefaultGatherer); after != before {
+		t.Errorf("the global registry went from %d to %d strata series", before, after)
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		m.Deployment("m", "d").Tokens(1, 1)
+		m.Request("m", "d", 200)
+	}); allocs != 0 {
+		t.Errorf("recording nothing allocates %v times", allocs)
+	}
+}
+
+// strataSeries counts the strata_ series g exposes.
+func strataSeries(t *testing.T, g prometheus.Gatherer) int {
+	t.Helper()
+	families, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range families {
+		if strings.HasPrefix(f.GetName(), "strata_") {
+			n += len(f.GetMetric())
+		}
+	}
+	return n
 }
