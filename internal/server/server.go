@@ -32,6 +32,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Gatherer is what GET /metrics exposes; nil leaves the route out.
 	Gatherer prometheus.Gatherer
+	// Responses keeps stored responses (POST /responses with store, GET
+	// and DELETE /responses/{id}); nil keeps none.
+	Responses ResponseStore
 	// HealthCheckUpstream makes GET /health send every deployment a
 	// one-token request; otherwise it reports the router's view only.
 	HealthCheckUpstream bool
@@ -46,7 +49,9 @@ type Server struct {
 	ready    func(ctx context.Context) error
 	fetcher  *fetch.Fetcher
 	created  int64
-	mux      *http.ServeMux
+	// responses keeps stored responses; nil when no database is configured.
+	responses ResponseStore
+	mux       *http.ServeMux
 
 	metrics             *metrics.Metrics
 	gatherer            prometheus.Gatherer
@@ -59,12 +64,13 @@ const DefaultMaxRequestBytes = 32 << 20
 // New builds the server and its routes.
 func New(opts Options) *Server {
 	s := &Server{
-		router:   opts.Router,
-		log:      opts.Logger,
-		maxBytes: opts.MaxRequestBytes,
-		now:      opts.Now,
-		ready:    opts.Ready,
-		fetcher:  opts.Fetcher,
+		router:    opts.Router,
+		log:       opts.Logger,
+		maxBytes:  opts.MaxRequestBytes,
+		now:       opts.Now,
+		ready:     opts.Ready,
+		fetcher:   opts.Fetcher,
+		responses: opts.Responses,
 
 		metrics:             opts.Metrics,
 		gatherer:            opts.Gatherer,
@@ -96,6 +102,11 @@ func (s *Server) routes() {
 		mux.Handle(prefix+"/embeddings", s.handle(methodNotAllowed("POST")))
 		mux.Handle("POST "+prefix+"/images/generations", s.handle(s.imageGenerations))
 		mux.Handle(prefix+"/images/generations", s.handle(methodNotAllowed("POST")))
+		mux.Handle("POST "+prefix+"/responses", s.handle(s.createResponse))
+		mux.Handle(prefix+"/responses", s.handle(methodNotAllowed("POST")))
+		mux.Handle("GET "+prefix+"/responses/{id}", s.handle(s.getResponse))
+		mux.Handle("DELETE "+prefix+"/responses/{id}", s.handle(s.deleteResponse))
+		mux.Handle("GET "+prefix+"/responses/{id}/input_items", s.handle(s.listInputItems))
 		mux.Handle("GET "+prefix+"/models", s.handle(s.listModels))
 		mux.Handle("GET "+prefix+"/models/{model...}", s.handle(s.getModel))
 	}
