@@ -91,7 +91,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 	}
 	keep := req.StoreOrDefault() && s.responses != nil
 	if req.StoreOrDefault() && s.responses == nil {
-		log.Warn("store requested but no database is configured; the response is not kept")
+		log.Info("store requested but no database is configured; the response is not kept")
 	}
 	id, created := "resp_"+rand.Text(), s.now().Unix()
 	var answer chatAnswer
