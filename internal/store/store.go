@@ -209,6 +209,26 @@ type Budgets interface {
 	ResetSpend(ctx context.Context, ref BudgetRef, next *time.Time) error
 }
 
+// Response is a stored response of the Responses API. Body and Input are
+// JSON: the response object and the request's input items.
+type Response struct {
+	ID                 string
+	Owner              string // the token of the key that made it; "" for the master key
+	PreviousResponseID string
+	Body               []byte
+	Input              []byte
+	CreatedAt          time.Time
+}
+
+// Responses stores responses. Every read and delete names the owner: a
+// response belongs to the key that made it, and another key's id is
+// ErrNotFound, as if it did not exist.
+type Responses interface {
+	PutResponse(ctx context.Context, r *Response) error // ErrConflict if the id is taken
+	GetResponse(ctx context.Context, owner, id string) (*Response, error)
+	DeleteResponse(ctx context.Context, owner, id string) error
+}
+
 // Store is every aggregate on one database.
 type Store interface {
 	Keys
@@ -216,6 +236,7 @@ type Store interface {
 	Users
 	SpendLogs
 	Budgets
+	Responses
 	Driver() string // "sqlite" or "postgres"
 	Ping(ctx context.Context) error
 	Close() error
