@@ -14,35 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/openai"
 	"github.com/strata-gateway/strata/internal/router"
+	"github.com/strata-gateway/strata/internal/store"
 	"github.com/strata-gateway/strata/internal/translate"
 )
-
-// StoredResponse is a kept response: what previous_response_id continues
-// and GET /responses/{id} reads back. Owner is the key that made it; no
-// other key sees it.
-type StoredResponse struct {
-	ID                 string
-	Owner              string
-	PreviousResponseID string
-	CreatedAt          time.Time
-	// Response is the response object as JSON, reasoning items'
-	// encrypted_content included; Input the request's input items.
-	Response json.RawMessage
-	Input    json.RawMessage
-}
-
-// ErrResponseNotFound is what a ResponseStore returns for an id it does
-// not hold for that owner.
-var ErrResponseNotFound = errors.New("response not found")
-
-// ResponseStore keeps responses.
-type ResponseStore interface {
-	PutResponse(ctx context.Context, r StoredResponse) error
-	GetResponse(ctx context.Context, owner, id string) (StoredResponse, error)
-	DeleteResponse(ctx context.Context, owner, id string) error
-}
 
 // maxResponseChain bounds how far previous_response_id is followed.
 const maxResponseChain = 1000
@@ -142,8 +119,12 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ownerOf is the key a stored response belongs to.
-func ownerOf(ctx context.Context) string { return "" }
+// ownerOf is the key a stored response belongs to: the caller's key
+// token; "" for the master key or a gateway without keys.
+func ownerOf(ctx context.Context) string {
+	p, _ := auth.FromContext(ctx)
+	return p.KeyHash()
+}
 
 // responseHistory is the conversation previous_response_id continues: the
 // input and output items of every response in its chain, oldest first.
@@ -160,7 +141,7 @@ func (s *Server) responseHistory(ctx context.Context, owner, id string) ([]opena
 			return nil, openai.InvalidRequest("previous_response_id", "the conversation is longer than %d responses", maxResponseChain)
 		}
 		stored, err := s.responses.GetResponse(ctx, owner, next)
-		if errors.Is(err, ErrResponseNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			if next == id {
 				return nil, &openai.Error{Status: http.StatusNotFound, Type: openai.TypeInvalidRequest, Param: "previous_response_id",
 					Message: fmt.Sprintf("Previous response with id '%s' not found.", id)}
@@ -175,7 +156,7 @@ func (s *Server) responseHistory(ctx context.Context, owner, id string) ([]opena
 		if err := json.Unmarshal(stored.Input, &input); err != nil {
 			return nil, fmt.Errorf("decode stored response %s input: %w", next, err)
 		}
-		if err := json.Unmarshal(stored.Response, &resp); err != nil {
+		if err := json.Unmarshal(stored.Body, &resp); err != nil {
 			return nil, fmt.Errorf("decode stored response %s: %w", next, err)
 		}
 		chain = append(chain, append(input, resp.Output...))
@@ -199,9 +180,9 @@ func (s *Server) keepResponse(ctx context.Context, log *slog.Logger, owner strin
 		if err == nil {
 			// The client may be gone; the answer it paid for is kept anyway.
 			ctx = context.WithoutCancel(ctx)
-			err = s.responses.PutResponse(ctx, StoredResponse{
+			err = s.responses.PutResponse(ctx, &store.Response{
 				ID: resp.ID, Owner: owner, PreviousResponseID: req.PreviousResponseID,
-				CreatedAt: time.Unix(resp.CreatedAt, 0).UTC(), Response: body, Input: input,
+				CreatedAt: time.Unix(resp.CreatedAt, 0).UTC(), Body: body, Input: input,
 			})
 		}
 	}
@@ -342,7 +323,7 @@ func (s *Server) deleteResponse(w http.ResponseWriter, r *http.Request) error {
 		return responseNotFound(id)
 	}
 	err := s.responses.DeleteResponse(r.Context(), ownerOf(r.Context()), id)
-	if errors.Is(err, ErrResponseNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return responseNotFound(id)
 	}
 	if err != nil {
@@ -399,20 +380,20 @@ func (s *Server) listInputItems(w http.ResponseWriter, r *http.Request) error {
 }
 
 // storedResponse reads the response the path names, for its owner.
-func (s *Server) storedResponse(r *http.Request) (StoredResponse, *openai.Response, error) {
+func (s *Server) storedResponse(r *http.Request) (*store.Response, *openai.Response, error) {
 	id := r.PathValue("id")
 	if s.responses == nil {
-		return StoredResponse{}, nil, responseNotFound(id)
+		return nil, nil, responseNotFound(id)
 	}
 	stored, err := s.responses.GetResponse(r.Context(), ownerOf(r.Context()), id)
-	if errors.Is(err, ErrResponseNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return stored, nil, responseNotFound(id)
 	}
 	if err != nil {
 		return stored, nil, fmt.Errorf("read stored response: %w", err)
 	}
 	var resp openai.Response
-	if err := json.Unmarshal(stored.Response, &resp); err != nil {
+	if err := json.Unmarshal(stored.Body, &resp); err != nil {
 		return stored, nil, fmt.Errorf("decode stored response %s: %w", id, err)
 	}
 	return stored, &resp, nil

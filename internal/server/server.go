@@ -15,6 +15,7 @@ import (
 	"github.com/strata-gateway/strata/internal/fetch"
 	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/router"
+	"github.com/strata-gateway/strata/internal/store"
 )
 
 // Options configures the HTTP surface.
@@ -34,7 +35,7 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// Responses keeps stored responses (POST /responses with store, GET
 	// and DELETE /responses/{id}); nil keeps none.
-	Responses ResponseStore
+	Responses store.Responses
 	// HealthCheckUpstream makes GET /health send every deployment a
 	// one-token request; otherwise it reports the router's view only.
 	HealthCheckUpstream bool
@@ -50,7 +51,7 @@ type Server struct {
 	fetcher  *fetch.Fetcher
 	created  int64
 	// responses keeps stored responses; nil when no database is configured.
-	responses ResponseStore
+	responses store.Responses
 	mux       *http.ServeMux
 
 	metrics             *metrics.Metrics
