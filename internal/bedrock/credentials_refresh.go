@@ -47,6 +47,11 @@ type refreshingCredentials struct {
 	fetching  *credentialsFetch // the fetch in flight, if any
 	retryAt   time.Time         // no renewal before this, after a failed one
 	users     []string          // model entries using these credentials, for logs
+
+	// joined, when set, is called each time a request has joined a fetch
+	// in flight and is about to wait for it: tests use it to know that
+	// every caller waits on the one fetch before letting it finish.
+	joined func()
 }
 
 // credentialsFetch is one call to the source that any number of requests may wait on.
@@ -85,7 +90,11 @@ func (p *refreshingCredentials) Retrieve(ctx context.Context) (aws.Credentials, 
 	if f == nil {
 		f = p.startFetch()
 	}
+	joined := p.joined
 	p.mu.Unlock()
+	if joined != nil {
+		joined()
+	}
 
 	select {
 	case <-f.done:

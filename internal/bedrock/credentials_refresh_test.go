@@ -85,21 +85,15 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-// waitIdle waits for a background fetch to finish.
+// waitIdle waits for the fetch in flight, if any, to finish. Retrieve
+// starts a fetch before it returns, so a renewal it began is seen here.
 func waitIdle(t *testing.T, p *refreshingCredentials) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		p.mu.Lock()
-		idle := p.fetching == nil
-		p.mu.Unlock()
-		if idle {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the fetch never finished")
-		}
-		time.Sleep(time.Millisecond)
+	p.mu.Lock()
+	f := p.fetching
+	p.mu.Unlock()
+	if f != nil {
+		<-f.done
 	}
 }
 
@@ -117,8 +111,10 @@ func TestRefreshingCredentialsOneFetchForManyWaiters(t *testing.T) {
 	src := &fakeSource{clock: clock, gate: make(chan struct{})}
 	p, _ := newTestRefresher(t, src, clock)
 
-	var wg sync.WaitGroup
+	var wg, waiting sync.WaitGroup
 	got := make([]string, 200)
+	waiting.Add(len(got))
+	p.joined = waiting.Done
 	for i := range got {
 		wg.Go(func() {
 			creds, err := p.Retrieve(context.Background())
@@ -128,7 +124,7 @@ func TestRefreshingCredentialsOneFetchForManyWaiters(t *testing.T) {
 			got[i] = creds.AccessKeyID
 		})
 	}
-	time.Sleep(20 * time.Millisecond) // let every caller reach the wait
+	waiting.Wait() // every caller holds the one fetch in flight
 	close(src.gate)
 	wg.Wait()
 	if n := src.calls.Load(); n != 1 {

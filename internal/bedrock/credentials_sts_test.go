@@ -38,6 +38,7 @@ type stsFixture struct {
 	url   string
 	store *bedrock.CredentialStore
 	logs  *syncBuffer
+	now   func() time.Time // the clock of the store, the emulator and Bedrock clients
 }
 
 type syncBuffer struct {
@@ -59,6 +60,15 @@ func (s *syncBuffer) String() string {
 
 func newSTSFixture(t *testing.T, opts emulator.STSOptions) *stsFixture {
 	t.Helper()
+	return newSTSFixtureWithClock(t, opts, time.Now)
+}
+
+// newSTSFixtureWithClock gives the credential store, the emulator (STS
+// expiry, signature times) and the Bedrock clients one clock. The AWS SDK
+// signs STS calls with the real time, which the emulator accepts within
+// its five minutes of skew, so a test clock stays within that of the real one.
+func newSTSFixtureWithClock(t *testing.T, opts emulator.STSOptions, now func() time.Time) *stsFixture {
+	t.Helper()
 	for _, kv := range os.Environ() {
 		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "AWS_") {
 			t.Setenv(name, "")
@@ -68,11 +78,13 @@ func newSTSFixture(t *testing.T, opts emulator.STSOptions) *stsFixture {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	em := emulator.New(emulator.Options{Keys: emulator.DemoKeys(), Region: stsRegion, STS: opts})
+	em := emulator.New(emulator.Options{Keys: emulator.DemoKeys(), Region: stsRegion, STS: opts, Clock: now})
 	srv := httptest.NewServer(em)
 	t.Cleanup(srv.Close)
 	logs := &syncBuffer{}
-	return &stsFixture{em: em, url: srv.URL, store: bedrock.NewCredentialStore(slog.New(slog.NewTextHandler(logs, nil))), logs: logs}
+	store := bedrock.NewCredentialStore(slog.New(slog.NewTextHandler(logs, nil)))
+	store.SetClock(now)
+	return &stsFixture{em: em, url: srv.URL, store: store, logs: logs, now: now}
 }
 
 // client loads auth as one model entry and returns its Bedrock client.
@@ -83,7 +95,7 @@ func (f *stsFixture) client(t *testing.T, auth bedrock.Auth) *bedrock.Client {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	c, err := bedrock.NewClient(bedrock.ClientOptions{Region: cfg.Region, Endpoint: f.url, Credentials: cfg.Credentials})
+	c, err := bedrock.NewClient(bedrock.ClientOptions{Region: cfg.Region, Endpoint: f.url, Credentials: cfg.Credentials, Now: f.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,40 +198,96 @@ func TestWebIdentity(t *testing.T) {
 	}
 }
 
-// Short-lived credentials are renewed in the background while requests keep
-// flowing, and a failed renewal costs no request.
+// Credentials are renewed in the background while requests keep flowing,
+// and a failed renewal costs no request: the clock is the test's, so each
+// step lands where it is meant to (inside the renewal window, before and
+// after the retry delay, past the first credentials' expiry), whatever the
+// machine's load.
 func TestRenewalUnderLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for credentials to expire")
-	}
-	f := newSTSFixture(t, emulator.STSOptions{CredentialTTL: 4 * time.Second})
+	clock := &fakeClock{now: time.Now().UTC().Truncate(time.Second)}
+	// A minute's credentials: renewed from 40 s (a third of the lifetime
+	// ahead), handed out until 54 s (a tenth before expiry), a failed
+	// renewal retried after 3 s (a twentieth).
+	f := newSTSFixtureWithClock(t, emulator.STSOptions{CredentialTTL: time.Minute}, clock.Now)
 	auth := demoBase
 	auth.RoleARN = stsRole
 	c := f.client(t, auth)
-	if err := converse(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
+	mustConverse(t, c)
+	first := f.em.STSCalls()[0].Issued
+
+	clock.Advance(45 * time.Second) // due for renewal, still good
 	// Not a retryable error, or the SDK would retry it within the same renewal.
 	f.em.FailSTS(1, "AccessDenied", "")
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if err := converse(context.Background(), c); err != nil {
-			t.Fatalf("a request failed during renewal: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() { mustConverse(t, c) })
 	}
-	var ok, failed int
-	for _, call := range f.em.STSCalls() {
-		if call.Status == 200 {
-			ok++
-		} else {
-			failed++
-		}
+	wg.Wait()
+	f.store.WaitForFetches()
+	if calls := f.em.STSCalls(); len(calls) != 2 || calls[1].Status == 200 {
+		t.Fatalf("STS calls %+v: want the first and one refused renewal for 50 requests", calls)
 	}
-	if failed != 1 || ok < 2 {
-		t.Errorf("STS: %d good, %d failed calls; want a failed renewal, then good ones", ok, failed)
-	}
-	if !strings.Contains(f.logs.String(), "renewal failed") {
+	if !strings.Contains(f.logs.String(), "renewal failed") || !strings.Contains(f.logs.String(), "AccessDenied") {
 		t.Errorf("the failed renewal was not logged:\n%s", f.logs)
 	}
+
+	clock.Advance(2 * time.Second) // within the retry delay: no new attempt
+	mustConverse(t, c)
+	f.store.WaitForFetches()
+	if n := len(f.em.STSCalls()); n != 2 {
+		t.Fatalf("%d STS calls: a renewal was retried before its delay", n)
+	}
+
+	clock.Advance(time.Second) // the retry delay is over
+	mustConverse(t, c)
+	f.store.WaitForFetches()
+	calls := f.em.STSCalls()
+	if len(calls) != 3 || calls[2].Status != 200 {
+		t.Fatalf("STS calls %+v: want the retried renewal to succeed", calls)
+	}
+	second := calls[2].Issued
+
+	clock.Advance(7 * time.Second) // 55 s: the renewed credentials serve
+	mustConverse(t, c)
+	clock.Advance(10 * time.Second) // 65 s: the first have expired at Bedrock; the renewed still serve
+	mustConverse(t, c)
+
+	bedrockCalls := f.em.Calls()
+	for i, b := range bedrockCalls {
+		want := first
+		if i >= len(bedrockCalls)-2 {
+			want = second
+		}
+		if b.Status != 200 || b.AccessKeyID != want {
+			t.Errorf("Bedrock call %d signed by %s answered %d (%s); want %s", i, b.AccessKeyID, b.Status, b.Error, want)
+		}
+	}
+	if n := len(f.em.STSCalls()); n != 3 {
+		t.Errorf("%d STS calls, want 3", n)
+	}
+}
+
+func mustConverse(t *testing.T, c *bedrock.Client) {
+	t.Helper()
+	if err := converse(context.Background(), c); err != nil {
+		t.Errorf("a request failed: %v", err)
+	}
+}
+
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
