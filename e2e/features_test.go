@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -11,10 +12,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
@@ -269,6 +272,42 @@ func TestImageURLGuard(t *testing.T) {
 	}
 	if _, err := url.Parse(internal.URL); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An image URL that serves more than the image limit is the image's
+// fault, not the request's: a 400 naming the part, as OpenAI clients read
+// it, never a 413 ("your request is too large").
+func TestImageURLTooLarge(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	img := pngBytes(t)
+	images := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		w.Header().Set("Content-Length", strconv.Itoa(21<<20)) // over the 20 MB limit; refused on this alone
+		w.WriteHeader(http.StatusOK)
+		w.Write(img)
+	}))
+	t.Cleanup(images.Close)
+	g := startGateway(t, seedConfig(endpoint)+"litellm_settings:\n  user_url_allowed_hosts: [\"127.0.0.1\"]\n", seedEnv...)
+	client := g.client()
+	_, err := client.Chat.Completions.New(ctxTimeout(t), openai.ChatCompletionNewParams{
+		Model: "bedrock-claude",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage([]openai.ChatCompletionContentPartUnionParam{
+			openai.TextContentPart("What's in this image?"),
+			openai.ImageContentPart(openai.ChatCompletionContentPartImageImageURLParam{URL: images.URL + "/huge.png"}),
+		})},
+	}, option.WithMaxRetries(0))
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("error %v, want an API error", err)
+	}
+	if apiErr.StatusCode != http.StatusBadRequest || apiErr.Type != "invalid_request_error" ||
+		apiErr.Param != "messages[0].content[1].image_url" || apiErr.Code != "image_url_too_large" ||
+		!strings.Contains(apiErr.Message, "larger than the limit of 20 MB") {
+		t.Errorf("got %d %s param=%q code=%q: %s", apiErr.StatusCode, apiErr.Type, apiErr.Param, apiErr.Code, apiErr.Message)
+	}
+	if n := len(em.Calls()); n != 0 {
+		t.Errorf("a refused request reached Bedrock: %d calls", n)
 	}
 }
 

@@ -18,12 +18,14 @@ const (
 	ReasonTooManyRedirects = "too_many_redirects" // 400: more than Options.MaxRedirects redirects
 	ReasonBadRedirect      = "bad_redirect"       // 400: a redirect whose Location is not a URL
 	ReasonUpstreamStatus   = "upstream_status"    // 400: the final answer was not 2xx
-	ReasonTooLarge         = "too_large"          // 413: the image is larger than Options.MaxBytes
+	ReasonTooLarge         = "too_large"          // 400: the image is larger than Options.MaxBytes
 )
 
 // Error is a refused or failed download. Status is what the gateway answers
 // its client with: 400 for anything about the URL or what it points at (the
-// client can fix it), 413 for an image over the limit, and 504 for a timeout —
+// client can fix it), an image over the limit included — the request itself
+// was not too large, so 413 would tell OpenAI clients the wrong thing — and
+// 504 for a timeout —
 // the gateway waited on an upstream that did not answer in time, the same
 // status the server gives a slow Bedrock (408 would blame the client).
 type Error struct {

@@ -321,8 +321,7 @@ func (f *Fetcher) read(parent, ctx context.Context, u *url.URL, resp *http.Respo
 }
 
 func (f *Fetcher) tooLarge() *Error {
-	return &Error{Status: http.StatusRequestEntityTooLarge, Reason: ReasonTooLarge,
-		Msg: "image is larger than the limit of " + formatBytes(f.maxBytes)}
+	return badRequest(ReasonTooLarge, nil, "image is larger than the limit of %s", formatBytes(f.maxBytes))
 }
 
 // failure classifies an error from resolving, connecting or reading.

@@ -398,8 +398,8 @@ func TestFetchResponses(t *testing.T) {
 		mediaType string
 	}{
 		{"/exact", 200, "", "image/png"},
-		{"/big-with-length", 413, ReasonTooLarge, ""},
-		{"/big-chunked", 413, ReasonTooLarge, ""},
+		{"/big-with-length", 400, ReasonTooLarge, ""},
+		{"/big-chunked", 400, ReasonTooLarge, ""},
 		{"/missing", 400, ReasonUpstreamStatus, ""},
 		{"/broken", 400, ReasonUpstreamStatus, ""},
 		{"/no-type", 200, "", "image/png"},
@@ -452,7 +452,7 @@ func TestFetchReadsAtMostOneByteOverTheLimit(t *testing.T) {
 		f, _ := newTestFetcher(Options{AllowedHosts: []string{"img.test"}, MaxBytes: limit,
 			Transport: bodyTransport{body: body, contentLength: contentLength}})
 		_, _, err := f.Fetch(context.Background(), "http://img.test/cat.png")
-		wantFetchError(t, err, 413, ReasonTooLarge)
+		wantFetchError(t, err, 400, ReasonTooLarge)
 		max := int64(limit + 1)
 		if contentLength > 0 {
 			max = 0 // the declared length alone is enough to refuse
