@@ -23,6 +23,7 @@ import (
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/config"
 	"github.com/strata-gateway/strata/internal/fetch"
+	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/router"
 	"github.com/strata-gateway/strata/internal/server"
 	"github.com/strata-gateway/strata/internal/translate"
@@ -176,6 +177,8 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 			AllowedHosts:      cfg.Settings.URLAllowedHosts,
 			DisableValidation: cfg.Settings.URLValidationOff,
 		}),
+		Limiter:       limits.New(limits.Options{Logger: log}),
+		GatewayBudget: gatewayBudget(cfg.Settings),
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -235,6 +238,8 @@ func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger)
 	var out []*router.Deployment
 	seen := make(map[string]int)
 	awsCredentials := bedrock.NewCredentialStore(log)
+	var unpriced []string
+	defer func() { warnUnpriced(log, unpriced) }()
 	for i, m := range cfg.Models {
 		where := fmt.Sprintf("%s: model_list[%d] (%s)", cfg.Path, i, m.Name)
 		if m.Line > 0 {
@@ -276,6 +281,11 @@ func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger)
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			continue
 		}
+		price, priced, err := deploymentPrice(m)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			continue
+		}
 		seen[m.Name]++
 		d := &router.Deployment{
 			Name:      m.Name,
@@ -290,6 +300,10 @@ func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger)
 			Invoke:    targets.Invoke,
 			Embed:     targets.Embed,
 			Image:     targets.Image,
+			Price:     price,
+		}
+		if !priced {
+			unpriced = append(unpriced, d.ID)
 		}
 		log.Debug("deployment ready", "deployment", d.ID, "bedrock_model", d.ModelID, "serves", d.API, "route", d.Route, "region", client.Region(), "endpoint", client.Endpoint())
 		out = append(out, d)

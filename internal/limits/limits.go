@@ -175,7 +175,7 @@ func scopeName(s *Scope) string {
 	}
 	switch s.Kind {
 	case "global":
-		return "the gateway (litellm_settings.max_budget)"
+		return "Gateway (litellm_settings.max_budget)"
 	case "key":
 		return "Key=" + name
 	case "team":

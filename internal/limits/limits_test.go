@@ -159,7 +159,7 @@ func TestModelMaxBudgetAndGlobal(t *testing.T) {
 		t.Fatalf("another model: %v", err)
 	}
 	lease.End(context.Background(), 1, 0.9)
-	if _, err := l.Admit(context.Background(), scopes, "llama"); !errors.As(err, &be) || be.Scope != "the gateway (litellm_settings.max_budget)" {
+	if _, err := l.Admit(context.Background(), scopes, "llama"); !errors.As(err, &be) || be.Scope != "Gateway (litellm_settings.max_budget)" {
 		t.Fatalf("gateway budget: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/openai"
+	"github.com/strata-gateway/strata/internal/spend"
 	"github.com/strata-gateway/strata/internal/translate"
 )
 
@@ -35,6 +36,7 @@ type Deployment struct {
 	Embed     *translate.EmbedTarget  // set for embedding models
 	Image     *translate.ImageTarget  // set for image-generation models
 	Policy    Policy
+	Price     spend.Price // what a call costs; zero for a model without a known price
 
 	index   int // position among its model name's deployments
 	state   state

@@ -16,6 +16,7 @@ import (
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/openai"
 	"github.com/strata-gateway/strata/internal/router"
+	"github.com/strata-gateway/strata/internal/spend"
 	"github.com/strata-gateway/strata/internal/translate"
 )
 
@@ -28,9 +29,12 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rec := recordFrom(r.Context())
-	rec.model = req.Model
+	rec.model, rec.callType, rec.stream = req.Model, "chat", req.Stream
 	route, err := routeOf(req.Model, req.Stream, req.Extra)
 	if err != nil {
+		return err
+	}
+	if err := s.admit(w, r, req.User); err != nil {
 		return err
 	}
 	if err := s.fetchRemoteImages(r.Context(), &req); err != nil {
@@ -75,10 +79,12 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		usage := usageOf(answer.completion.Usage)
 		rec.usage = usage
 		call.Finish(usage, nil)
+		s.priced(w.Header(), rec, call, spendUsageOf(answer.completion.Usage))
 		writeJSON(w, http.StatusOK, answer.completion)
 		return nil
 	}
 	defer answer.stream.Close()
+	held.promptChars = promptChars(&req)
 	return s.relayChunks(w, r, log, held, call)
 }
 
@@ -120,11 +126,14 @@ func routeOf(model string, stream bool, extra map[string]json.RawMessage) (route
 
 // routed runs try through the router for a whole-answer endpoint
 // (embeddings, images) and keeps the request's log record and headers.
-func (s *Server) routed(w http.ResponseWriter, r *http.Request, model string, extra map[string]json.RawMessage, try router.AttemptFunc) (*router.Call, error) {
+func (s *Server) routed(w http.ResponseWriter, r *http.Request, model, endUser string, extra map[string]json.RawMessage, try router.AttemptFunc) (*router.Call, error) {
 	rec := recordFrom(r.Context())
 	rec.model = model
 	route, err := routeOf(model, false, extra)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.admit(w, r, endUser); err != nil {
 		return nil, err
 	}
 	route.Logger = loggerFrom(r.Context(), s.log).With("model", model)
@@ -272,6 +281,10 @@ type heldStream struct {
 	gotToken         bool
 	clientWantsUsage bool
 	usage            router.Usage
+	spendUsage       spend.Usage
+	gotUsage         bool // Bedrock reported the usage
+	outputChars      int  // text produced so far, for an estimate if it never does
+	promptChars      int
 }
 
 // holdFirstToken reads stream until a chunk carries output (text, a tool
@@ -307,11 +320,33 @@ func (h *heldStream) hold(c *openai.ChatChunk) error {
 // forClient notes the usage a chunk reports and says whether the client
 // gets the chunk: the usage-only chunk only if it asked for usage.
 func (h *heldStream) forClient(c *openai.ChatChunk) bool {
+	if len(c.Choices) > 0 {
+		d := &c.Choices[0].Delta
+		if d.Content != nil {
+			h.outputChars += len(*d.Content)
+		}
+		if d.ReasoningContent != nil {
+			h.outputChars += len(*d.ReasoningContent)
+		}
+		for _, tc := range d.ToolCalls {
+			h.outputChars += len(tc.Function.Name) + len(tc.Function.Arguments)
+		}
+	}
 	if c.Usage == nil {
 		return true
 	}
 	h.usage = usageOf(c.Usage)
+	h.spendUsage, h.gotUsage = spendUsageOf(c.Usage), true
 	return h.clientWantsUsage || len(c.Choices) > 0
+}
+
+// finalUsage is what the stream used: Bedrock's count, or an estimate from
+// the text when the stream ended before Bedrock gave one.
+func (h *heldStream) finalUsage() (u spend.Usage, estimated bool) {
+	if h.gotUsage {
+		return h.spendUsage, false
+	}
+	return spend.Usage{InputTokens: estimatedTokens(h.promptChars), OutputTokens: estimatedTokens(h.outputChars)}, true
 }
 
 func carriesToken(c *openai.ChatChunk) bool {
@@ -332,6 +367,7 @@ func carriesToken(c *openai.ChatChunk) bool {
 func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.Logger, stream *heldStream, call *router.Call) error {
 	rec := recordFrom(r.Context())
 	sse := newSSEWriter(w)
+	w.Header().Set("Trailer", costHeader)
 	sse.start()
 	for _, ev := range stream.held {
 		_ = sse.put(ev)
@@ -353,6 +389,9 @@ func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.L
 			continue
 		}
 		rec.usage = stream.usage
+		u, estimated := stream.finalUsage()
+		s.priced(w.Header(), rec, call, u)
+		rec.estimated = estimated
 		if err == io.EOF {
 			call.Finish(stream.usage, nil)
 			return sse.done()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/strata-gateway/strata/internal/openai"
 	"github.com/strata-gateway/strata/internal/router"
+	"github.com/strata-gateway/strata/internal/spend"
 	"github.com/strata-gateway/strata/internal/translate"
 )
 
@@ -24,8 +25,9 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	if err := s.router.Has(req.Model); err != nil {
 		return err
 	}
+	recordFrom(r.Context()).callType = "embeddings"
 	var resp *openai.EmbeddingResponse
-	call, err := s.routed(w, r, req.Model, req.Extra, func(ctx context.Context, c *router.Call) error {
+	call, err := s.routed(w, r, req.Model, req.User, req.Extra, func(ctx context.Context, c *router.Call) error {
 		out, err := s.embed(ctx, c.Deployment, &req)
 		if err == nil {
 			resp = out
@@ -36,8 +38,10 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	usage := router.Usage{InputTokens: resp.Usage.PromptTokens}
-	recordFrom(r.Context()).usage = usage
+	rec := recordFrom(r.Context())
+	rec.usage = usage
 	call.Finish(usage, nil)
+	s.priced(w.Header(), rec, call, spend.Usage{InputTokens: resp.Usage.PromptTokens})
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
+	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/openai"
 	"github.com/strata-gateway/strata/internal/router"
 	"github.com/strata-gateway/strata/internal/translate"
@@ -25,6 +26,14 @@ func clientError(err error) *openai.Error {
 	var oe *openai.Error
 	if errors.As(err, &oe) {
 		return oe
+	}
+	var budget *limits.BudgetExceeded
+	if errors.As(err, &budget) {
+		return budget.ClientError()
+	}
+	var rate *limits.Exceeded
+	if errors.As(err, &rate) {
+		return rate.ClientError()
 	}
 	var ae *bedrock.APIError
 	if errors.As(err, &ae) {
@@ -79,6 +88,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	var limit *router.LimitError
 	if errors.As(err, &limit) {
 		w.Header().Set("Retry-After", router.RetryAfterSeconds(limit.RetryAfter()))
+	}
+	var rate *limits.Exceeded
+	if errors.As(err, &rate) {
+		rate.SetHeaders(w.Header())
 	}
 	writeJSON(w, ce.Status, ce.Body())
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/strata-gateway/strata/internal/openai"
 	"github.com/strata-gateway/strata/internal/router"
+	"github.com/strata-gateway/strata/internal/spend"
 	"github.com/strata-gateway/strata/internal/translate"
 )
 
@@ -24,8 +25,9 @@ func (s *Server) imageGenerations(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
+	recordFrom(r.Context()).callType = "images"
 	var images []string
-	call, err := s.routed(w, r, req.Model, req.Extra, func(ctx context.Context, c *router.Call) error {
+	call, err := s.routed(w, r, req.Model, req.User, req.Extra, func(ctx context.Context, c *router.Call) error {
 		d := c.Deployment
 		if err := d.Serves(translate.APIImages); err != nil {
 			return err
@@ -45,6 +47,7 @@ func (s *Server) imageGenerations(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	call.Finish(router.Usage{}, nil)
+	s.priced(w.Header(), recordFrom(r.Context()), call, spend.Usage{OutputImages: len(images)})
 	writeJSON(w, http.StatusOK, translate.ImagesResponse(images, s.now().Unix()))
 	return nil
 }

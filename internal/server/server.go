@@ -13,9 +13,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strata-gateway/strata/internal/fetch"
+	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/router"
 	"github.com/strata-gateway/strata/internal/store"
+	"github.com/strata-gateway/strata/internal/spend"
 )
 
 // Options configures the HTTP surface.
@@ -39,6 +41,16 @@ type Options struct {
 	// HealthCheckUpstream makes GET /health send every deployment a
 	// one-token request; otherwise it reports the router's view only.
 	HealthCheckUpstream bool
+
+	// Limiter admits model requests against their caller's limits and
+	// GatewayBudget (litellm_settings.max_budget); nil admits everything.
+	Limiter       *limits.Limiter
+	GatewayBudget *limits.Scope
+	// CallerOf says who sent a request; nil: nobody in particular.
+	CallerOf func(ctx context.Context) Caller
+	// SpendLog takes every model request's spend row when it ends; it must
+	// not block (the spend batcher's Add). nil logs no spend.
+	SpendLog func(spend.Row)
 }
 
 // Server serves the OpenAI-compatible API.
@@ -57,6 +69,11 @@ type Server struct {
 	metrics             *metrics.Metrics
 	gatherer            prometheus.Gatherer
 	healthCheckUpstream bool
+
+	limiter       *limits.Limiter
+	gatewayBudget *limits.Scope
+	callerOf      func(ctx context.Context) Caller
+	spendLog      func(spend.Row)
 }
 
 // DefaultMaxRequestBytes is large enough for several inline images.
@@ -76,6 +93,11 @@ func New(opts Options) *Server {
 		metrics:             opts.Metrics,
 		gatherer:            opts.Gatherer,
 		healthCheckUpstream: opts.HealthCheckUpstream,
+
+		limiter:       opts.Limiter,
+		gatewayBudget: opts.GatewayBudget,
+		callerOf:      opts.CallerOf,
+		spendLog:      opts.SpendLog,
 	}
 	if s.fetcher == nil {
 		s.fetcher = fetch.New(fetch.Options{})
@@ -136,12 +158,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithValue(withLogger(r.Context(), log), recordKey{}, rec)
 	s.mux.ServeHTTP(sw, r.WithContext(ctx))
 	status := sw.status()
+	end := s.now()
 	attrs := []slog.Attr{
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
-		slog.Float64("duration_ms", float64(s.now().Sub(start).Microseconds())/1000),
+		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
 	}
 	if rec.model != "" {
 		s.metrics.Request(rec.model, rec.deployment, status)
+		s.settle(r.Context(), id, rec, status, start, end)
 		attrs = append(attrs, rec.attrs()...)
 	}
 	log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
@@ -155,14 +179,34 @@ type requestRecord struct {
 	retries    int
 	fallbacks  int
 	usage      router.Usage
+
+	// For accounting: who asked, what it cost.
+	callType   string // "chat", "embeddings", "images"
+	stream     bool
+	endUser    string
+	caller     Caller
+	lease      *limits.Lease
+	modelGroup string // the model name that served
+	modelID    string // the Bedrock model id called
+	spend      spend.Usage
+	estimated  bool
+	cost       float64
 }
 
 func (rec *requestRecord) attrs() []slog.Attr {
-	return []slog.Attr{
+	attrs := []slog.Attr{
 		slog.String("model", rec.model), slog.String("deployment", rec.deployment),
 		slog.Int("retries", rec.retries), slog.Int("fallbacks", rec.fallbacks),
 		slog.Int("prompt_tokens", rec.usage.InputTokens), slog.Int("completion_tokens", rec.usage.OutputTokens),
+		slog.Float64("cost", rec.cost),
 	}
+	if rec.estimated {
+		attrs = append(attrs, slog.Bool("cost_estimated", true))
+	}
+	if rec.caller.KeyAlias != "" {
+		attrs = append(attrs, slog.String("key_alias", rec.caller.KeyAlias))
+	}
+	return attrs
 }
 
 type recordKey struct{}

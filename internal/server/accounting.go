@@ -1,0 +1,108 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/strata-gateway/strata/internal/limits"
+	"github.com/strata-gateway/strata/internal/openai"
+	"github.com/strata-gateway/strata/internal/router"
+	"github.com/strata-gateway/strata/internal/spend"
+)
+
+// Caller is who sent a request, as authentication found it.
+type Caller struct {
+	KeyHash, KeyAlias, TeamID, UserID string
+	// Scopes are the limits and budgets the request counts against: the
+	// key's, its team's, its user's.
+	Scopes []limits.Scope
+}
+
+// costHeader is LiteLLM's header for what an answer cost, in US dollars.
+const costHeader = "X-Litellm-Response-Cost"
+
+// admit checks the caller's limits and the gateway's budget before a
+// model request is routed. The lease it takes ends in settle.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, endUser string) error {
+	rec := recordFrom(r.Context())
+	rec.endUser = endUser
+	if s.callerOf != nil {
+		rec.caller = s.callerOf(r.Context())
+	}
+	if s.limiter == nil {
+		return nil
+	}
+	scopes := rec.caller.Scopes
+	if s.gatewayBudget != nil {
+		scopes = append(scopes[:len(scopes):len(scopes)], *s.gatewayBudget)
+	}
+	if len(scopes) == 0 {
+		return nil
+	}
+	lease, err := s.limiter.Admit(r.Context(), scopes, rec.model)
+	if err != nil {
+		return err
+	}
+	rec.lease = lease
+	lease.SetHeaders(w.Header())
+	return nil
+}
+
+// priced notes what a served request used and what it cost, and says so
+// in the answer's cost header (a trailer, for a stream whose headers are
+// already out).
+func (s *Server) priced(h http.Header, rec *requestRecord, call *router.Call, u spend.Usage) {
+	rec.spend = u
+	rec.cost = call.Deployment.Price.Cost(u)
+	rec.modelGroup, rec.modelID = call.Model, call.Deployment.ModelID
+	h.Set(costHeader, strconv.FormatFloat(rec.cost, 'g', -1, 64))
+}
+
+// settle ends a model request's lease with its tokens and cost and hands
+// its spend row to the spend log, off the request path.
+func (s *Server) settle(ctx context.Context, id string, rec *requestRecord, status int, start, end time.Time) {
+	rec.lease.End(ctx, int64(rec.spend.InputTokens+rec.spend.OutputTokens), rec.cost)
+	if s.spendLog == nil {
+		return
+	}
+	s.spendLog(spend.Row{
+		RequestID: id, CallType: rec.callType, Stream: rec.stream,
+		KeyHash: rec.caller.KeyHash, KeyAlias: rec.caller.KeyAlias, TeamID: rec.caller.TeamID, UserID: rec.caller.UserID,
+		EndUser: rec.endUser,
+		Model:   rec.model, ModelGroup: rec.modelGroup, Deployment: rec.deployment, ModelID: rec.modelID,
+		Usage: rec.spend, Estimated: rec.estimated, Cost: rec.cost,
+		Start: start, End: end, Status: status,
+	})
+}
+
+// spendUsageOf reads a chat answer's usage, cache tokens included.
+func spendUsageOf(u *openai.Usage) spend.Usage {
+	if u == nil {
+		return spend.Usage{}
+	}
+	return spend.Usage{
+		InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens,
+		CacheReadTokens: u.CacheReadInputTokens, CacheWriteTokens: u.CacheCreationInputTokens,
+	}
+}
+
+// charsPerToken is the rule of thumb used to estimate tokens from text when
+// Bedrock never said how many there were.
+const charsPerToken = 4
+
+func estimatedTokens(chars int) int { return (chars + charsPerToken - 1) / charsPerToken }
+
+// promptChars is the length of a chat request's text, for estimates.
+func promptChars(req *openai.ChatRequest) int {
+	n := 0
+	for i := range req.Messages {
+		m := &req.Messages[i]
+		n += len(m.Content.String())
+		for _, tc := range m.ToolCalls {
+			n += len(tc.Function.Arguments)
+		}
+	}
+	return n
+}
