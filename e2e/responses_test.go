@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
@@ -312,5 +313,62 @@ func TestResponsesBuiltInToolsAndErrors(t *testing.T) {
 		if status/100 != 4 || body.Error.Param == nil || *body.Error.Param != c.param || !strings.Contains(body.Error.Message, c.contains) {
 			t.Errorf("%s: status %d: %s", c.body, status, raw)
 		}
+	}
+}
+
+// Bedrock throttling before the first byte is retried as for chat; a
+// failure after the stream started ends it with an error event and
+// response.failed carrying Bedrock's message.
+func TestResponsesRetryAndStreamFailure(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	g := startGateway(t, seedConfig(endpoint), seedEnv...)
+	client := g.client()
+
+	em.Fault(emulator.Fault{Kind: emulator.FaultThrottling, Times: 1})
+	var hdr http.Header
+	resp, err := client.Responses.New(ctxTimeout(t), responses.ResponseNewParams{
+		Model: "bedrock-claude", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("retry me")},
+		Store: openai.Bool(false),
+	}, option.WithJSONSet("num_retries", 1), option.WithMiddleware(func(r *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+		res, err := next(r)
+		if res != nil {
+			hdr = res.Header
+		}
+		return res, err
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.OutputText() != "echo: retry me" || hdr.Get("X-Strata-Attempted-Retries") != "1" {
+		t.Errorf("text %q, retries header %q", resp.OutputText(), hdr.Get("X-Strata-Attempted-Retries"))
+	}
+
+	em.Fault(emulator.Fault{Kind: emulator.FaultStreamException, AfterEvents: 3, Exception: "throttlingException", Message: "Too many tokens mid-stream"})
+	stream := client.Responses.NewStreaming(ctxTimeout(t), responses.ResponseNewParams{
+		Model: "bedrock-claude", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("one two three four five six")},
+		Store: openai.Bool(false),
+	})
+	var types []string
+	var failed responses.Response
+	var errEvent responses.ResponseErrorEvent
+	for stream.Next() {
+		ev := stream.Current()
+		types = append(types, ev.Type)
+		switch ev.Type {
+		case "error":
+			errEvent = ev.AsError()
+		case "response.failed":
+			failed = ev.AsResponseFailed().Response
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	n := len(types)
+	if n < 4 || types[n-2] != "error" || types[n-1] != "response.failed" || !slices.Contains(types, "response.output_text.delta") {
+		t.Fatalf("events %v", types)
+	}
+	if !strings.Contains(errEvent.Message, "Too many tokens mid-stream") || failed.Status != "failed" || !strings.Contains(failed.Error.Message, "Too many tokens mid-stream") {
+		t.Errorf("error event %s, failed response %s", errEvent.RawJSON(), failed.RawJSON())
 	}
 }
