@@ -155,6 +155,22 @@ func TestResponseCost(t *testing.T) {
 			t.Errorf("stream cost trailer %q, want %v", v, want)
 		}
 	})
+	t.Run("responses", func(t *testing.T) {
+		status, raw, h := g.post(t, "/v1/responses", `{"model":"bedrock-claude","input":"hi","store":false}`)
+		var out struct {
+			Usage struct {
+				InputTokens  int `json:"input_tokens"`
+				OutputTokens int `json:"output_tokens"`
+			} `json:"usage"`
+		}
+		if err := json.Unmarshal(raw, &out); status != 200 || err != nil {
+			t.Fatalf("%d %s", status, raw)
+		}
+		want := float64(out.Usage.InputTokens)*3e-6 + float64(out.Usage.OutputTokens)*15e-6
+		if got := costOf(t, h); !near(got, want) || want == 0 {
+			t.Errorf("cost %v, want %v", got, want)
+		}
+	})
 	t.Run("unknown prices listed at startup", func(t *testing.T) {
 		n := strings.Count(g.logs.String(), "no price is known for")
 		if n != 1 || !strings.Contains(g.logs.String(), "no price is known for no-price#1:") {

@@ -106,3 +106,39 @@ func promptChars(req *openai.ChatRequest) int {
 	}
 	return n
 }
+
+// streamTally follows a stream's chunks for its cost: Bedrock's usage when
+// it reports it, else the text produced so far for an estimate.
+type streamTally struct {
+	usage       spend.Usage
+	gotUsage    bool
+	outputChars int
+	promptChars int
+}
+
+func (t *streamTally) note(c *openai.ChatChunk) {
+	if len(c.Choices) > 0 {
+		d := &c.Choices[0].Delta
+		if d.Content != nil {
+			t.outputChars += len(*d.Content)
+		}
+		if d.ReasoningContent != nil {
+			t.outputChars += len(*d.ReasoningContent)
+		}
+		for _, tc := range d.ToolCalls {
+			t.outputChars += len(tc.Function.Name) + len(tc.Function.Arguments)
+		}
+	}
+	if c.Usage != nil {
+		t.usage, t.gotUsage = spendUsageOf(c.Usage), true
+	}
+}
+
+// final is what the stream used: Bedrock's count, or an estimate from the
+// text when the stream ended before Bedrock gave one.
+func (t *streamTally) final() (u spend.Usage, estimated bool) {
+	if t.gotUsage {
+		return t.usage, false
+	}
+	return spend.Usage{InputTokens: estimatedTokens(t.promptChars), OutputTokens: estimatedTokens(t.outputChars)}, true
+}

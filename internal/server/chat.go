@@ -16,7 +16,6 @@ import (
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/openai"
 	"github.com/strata-gateway/strata/internal/router"
-	"github.com/strata-gateway/strata/internal/spend"
 	"github.com/strata-gateway/strata/internal/translate"
 )
 
@@ -84,7 +83,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	defer answer.stream.Close()
-	held.promptChars = promptChars(&req)
+	held.tally.promptChars = promptChars(&req)
 	return s.relayChunks(w, r, log, held, call)
 }
 
@@ -281,10 +280,7 @@ type heldStream struct {
 	gotToken         bool
 	clientWantsUsage bool
 	usage            router.Usage
-	spendUsage       spend.Usage
-	gotUsage         bool // Bedrock reported the usage
-	outputChars      int  // text produced so far, for an estimate if it never does
-	promptChars      int
+	tally            streamTally
 }
 
 // holdFirstToken reads stream until a chunk carries output (text, a tool
@@ -320,33 +316,12 @@ func (h *heldStream) hold(c *openai.ChatChunk) error {
 // forClient notes the usage a chunk reports and says whether the client
 // gets the chunk: the usage-only chunk only if it asked for usage.
 func (h *heldStream) forClient(c *openai.ChatChunk) bool {
-	if len(c.Choices) > 0 {
-		d := &c.Choices[0].Delta
-		if d.Content != nil {
-			h.outputChars += len(*d.Content)
-		}
-		if d.ReasoningContent != nil {
-			h.outputChars += len(*d.ReasoningContent)
-		}
-		for _, tc := range d.ToolCalls {
-			h.outputChars += len(tc.Function.Name) + len(tc.Function.Arguments)
-		}
-	}
+	h.tally.note(c)
 	if c.Usage == nil {
 		return true
 	}
 	h.usage = usageOf(c.Usage)
-	h.spendUsage, h.gotUsage = spendUsageOf(c.Usage), true
 	return h.clientWantsUsage || len(c.Choices) > 0
-}
-
-// finalUsage is what the stream used: Bedrock's count, or an estimate from
-// the text when the stream ended before Bedrock gave one.
-func (h *heldStream) finalUsage() (u spend.Usage, estimated bool) {
-	if h.gotUsage {
-		return h.spendUsage, false
-	}
-	return spend.Usage{InputTokens: estimatedTokens(h.promptChars), OutputTokens: estimatedTokens(h.outputChars)}, true
 }
 
 func carriesToken(c *openai.ChatChunk) bool {
@@ -389,7 +364,7 @@ func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.L
 			continue
 		}
 		rec.usage = stream.usage
-		u, estimated := stream.finalUsage()
+		u, estimated := stream.tally.final()
 		s.priced(w.Header(), rec, call, u)
 		rec.estimated = estimated
 		if err == io.EOF {

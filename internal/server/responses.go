@@ -39,7 +39,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rec := recordFrom(r.Context())
-	rec.model = req.Model
+	rec.model, rec.callType, rec.stream = req.Model, "responses", req.Stream
 	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
 	owner := ownerOf(r.Context())
 	history, err := s.responseHistory(r.Context(), owner, req.PreviousResponseID)
@@ -60,6 +60,9 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 	}
 	route.Logger = log
 	chat := call.Chat
+	if err := s.admit(w, r, chat.User); err != nil {
+		return err
+	}
 	if err := s.fetchRemoteImages(r.Context(), chat); err != nil {
 		return call.ClientError(err)
 	}
@@ -105,6 +108,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 		usage := usageOf(answer.completion.Usage)
 		rec.usage = usage
 		routed.Finish(usage, nil)
+		s.priced(w.Header(), rec, routed, spendUsageOf(answer.completion.Usage))
 		if keep {
 			s.keepResponse(r.Context(), log, owner, &req, call, resp)
 		}
@@ -112,6 +116,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	defer answer.stream.Close()
+	held.tally.promptChars = promptChars(chat)
 	s.relayResponse(w, r, log, held, routed)
 	if keep {
 		s.keepResponse(r.Context(), log, owner, &req, call, held.tr.Response())
@@ -201,6 +206,7 @@ type heldResponse struct {
 	ended    bool
 	gotToken bool
 	usage    router.Usage
+	tally    streamTally
 }
 
 func holdResponseStart(stream chunkStream, tr *translate.ResponsesStream) (*heldResponse, error) {
@@ -233,6 +239,7 @@ func holdResponseStart(stream chunkStream, tr *translate.ResponsesStream) (*held
 }
 
 func (h *heldResponse) note(c *openai.ChatChunk) {
+	h.tally.note(c)
 	if c.Usage != nil {
 		h.usage = usageOf(c.Usage)
 	}
@@ -258,6 +265,7 @@ func appendEvent(b []byte, ev *openai.ResponseEvent) ([]byte, error) {
 func (s *Server) relayResponse(w http.ResponseWriter, r *http.Request, log *slog.Logger, stream *heldResponse, call *router.Call) {
 	rec := recordFrom(r.Context())
 	sse := newSSEWriter(w)
+	w.Header().Set("Trailer", costHeader)
 	sse.start()
 	for _, ev := range stream.held {
 		_ = sse.put(ev)
@@ -285,6 +293,9 @@ func (s *Server) relayResponse(w http.ResponseWriter, r *http.Request, log *slog
 			continue
 		}
 		rec.usage = stream.usage
+		u, estimated := stream.tally.final()
+		s.priced(w.Header(), rec, call, u)
+		rec.estimated = estimated
 		if err == io.EOF {
 			call.Finish(stream.usage, nil)
 			_ = stream.tr.Finish(s.now().Unix(), emit)
