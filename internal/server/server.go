@@ -16,8 +16,8 @@ import (
 	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/router"
-	"github.com/strata-gateway/strata/internal/store"
 	"github.com/strata-gateway/strata/internal/spend"
+	"github.com/strata-gateway/strata/internal/store"
 )
 
 // Options configures the HTTP surface.
