@@ -53,7 +53,9 @@ func decodeImages(t *testing.T, resp *openai.ImagesResponse) []image.Image {
 	return out
 }
 
-// The seed's image example: first as written, then with a size SDXL makes.
+// The seed's image example on SDXL 0.8 (the v0 model), as written: with no
+// size (the model's own 512x512), then size="128x512" with a seed, which
+// reach Bedrock and decide the pixels. SDXL 1.0's sizes are not SDXL 0.8's.
 func TestImagesSeedExample(t *testing.T) {
 	g, lastBody := imagesGateway(t)
 	client := g.client()
@@ -64,7 +66,7 @@ func TestImagesSeedExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	imgs := decodeImages(t, resp)
-	if len(imgs) != 1 || imgs[0].Bounds().Dx() != 1024 || imgs[0].Bounds().Dy() != 1024 || resp.Created == 0 {
+	if len(imgs) != 1 || imgs[0].Bounds().Dx() != 512 || imgs[0].Bounds().Dy() != 512 || resp.Created == 0 {
 		t.Errorf("default image: %d images, %v", len(imgs), imgs[0].Bounds())
 	}
 	prompts, _ := lastBody()["text_prompts"].([]any)
@@ -72,17 +74,7 @@ func TestImagesSeedExample(t *testing.T) {
 		t.Errorf("text_prompts %v", prompts)
 	}
 
-	// size="128x512", extra_body={"seed": 30}: SDXL does not make 128x512.
-	_, err = client.Images.Generate(ctxTimeout(t), openai.ImageGenerateParams{Model: "bedrock-stability", Prompt: "A cute baby sea otter", Size: "128x512"},
-		option.WithJSONSet("seed", 30))
-	var apiErr *openai.Error
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest || apiErr.Param != "size" ||
-		!strings.Contains(apiErr.Message, "size 128x512 is not supported by Bedrock model stability.stable-diffusion-xl-v0; allowed sizes: 1024x1024, 1152x896") {
-		t.Errorf("128x512: %v", err)
-	}
-
-	// The same with a size SDXL makes: size and seed reach Bedrock; the
-	// seed decides the pixels.
+	// size="128x512", extra_body={"seed": 30}
 	gen := func(size openai.ImageGenerateParamsSize, seed int) image.Image {
 		t.Helper()
 		resp, err := client.Images.Generate(ctxTimeout(t), openai.ImageGenerateParams{Model: "bedrock-stability", Prompt: "A cute baby sea otter", Size: size},
@@ -96,15 +88,31 @@ func TestImagesSeedExample(t *testing.T) {
 		}
 		return imgs[0]
 	}
-	a := gen("1152x896", 30)
+	a := gen("128x512", 30)
 	body := lastBody()
-	if a.Bounds().Dx() != 1152 || a.Bounds().Dy() != 896 || body["width"] != 1152.0 || body["height"] != 896.0 || body["seed"] != 30.0 {
+	if a.Bounds().Dx() != 128 || a.Bounds().Dy() != 512 || body["width"] != 128.0 || body["height"] != 512.0 || body["seed"] != 30.0 {
 		t.Errorf("image %v; body width %v height %v seed %v", a.Bounds(), body["width"], body["height"], body["seed"])
 	}
-	b := gen("1152x896", 30)
-	c := gen("1152x896", 31)
+	b := gen("128x512", 30)
+	c := gen("128x512", 31)
 	if !samePixels(a, b) || samePixels(a, c) {
 		t.Errorf("same seed same image: %v; other seed other image: %v", samePixels(a, b), !samePixels(a, c))
+	}
+	if d := gen("512x512", 1); d.Bounds().Dx() != 512 || d.Bounds().Dy() != 512 {
+		t.Errorf("512x512 made %v", d.Bounds())
+	}
+
+	// 1024x1024 is SDXL 1.0's: too large for SDXL 0.8, a 400 with its rule.
+	_, err = client.Images.Generate(ctxTimeout(t), openai.ImageGenerateParams{Model: "bedrock-stability", Prompt: "A cute baby sea otter", Size: "1024x1024"})
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest || apiErr.Param != "size" ||
+		!strings.Contains(apiErr.Message, "multiples of 64 from 128 to 896 pixels, at most one of them above 512") {
+		t.Errorf("1024x1024 on SDXL 0.8: %v", err)
+	}
+	// And SDXL 1.0 keeps its nine sizes.
+	_, err = client.Images.Generate(ctxTimeout(t), openai.ImageGenerateParams{Model: "sdxl-v1", Prompt: "A cute baby sea otter", Size: "128x512"})
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest || !strings.Contains(apiErr.Message, "allowed sizes: 1024x1024, 1152x896") {
+		t.Errorf("128x512 on SDXL 1.0: %v", err)
 	}
 }
 

@@ -93,7 +93,18 @@ func sdxlSchema(modelID string) *field {
 	})
 }
 
-func sdxlSize(body map[string]any) (int, int) {
+// sdxlBeta reports whether modelID is SDXL 0.8, Stability's SDXL beta, whose
+// sizes follow the beta's rule rather than SDXL 1.0's list.
+func sdxlBeta(modelID string) bool { return strings.HasSuffix(baseModelID(modelID), "-v0") }
+
+// sdxlBetaSize is SDXL 0.8's rule: sides that are multiples of 64 from 128
+// to 896, at most one of them above 512 (so 512x896 or 896x512 at most).
+func sdxlBetaSize(w, h int) bool {
+	side := func(n int) bool { return n%64 == 0 && n >= 128 && n <= 896 }
+	return side(w) && side(h) && (w <= 512 || h <= 512)
+}
+
+func sdxlSize(modelID string, body map[string]any) (int, int) {
 	w, okW := getInt(body, "width")
 	h, okH := getInt(body, "height")
 	switch {
@@ -104,25 +115,35 @@ func sdxlSize(body map[string]any) (int, int) {
 	case okH:
 		return int(h), int(h)
 	}
+	if sdxlBeta(modelID) {
+		return 512, 512
+	}
 	return 1024, 1024
 }
 
-func sdxlCheck(_ string, body map[string]any) error {
-	w, h := sdxlSize(body)
+func sdxlCheck(modelID string, body map[string]any) error {
+	w, h := sdxlSize(modelID, body)
+	if sdxlBeta(modelID) {
+		if !sdxlBetaSize(w, h) {
+			return validationError("The provided dimensions " + strconv.Itoa(w) + "x" + strconv.Itoa(h) + " are invalid for SDXL 0.8. " +
+				"Width and height must be multiples of 64 from 128 to 896, and only one of them may be larger than 512.")
+		}
+		return nil
+	}
 	if size := strconv.Itoa(w) + "x" + strconv.Itoa(h); !slices.Contains(sdxlSizes, size) {
 		return validationError("The provided dimensions " + size + " are invalid for SDXL. Valid dimensions are: " + sizeList(sdxlSizes) + ".")
 	}
 	return nil
 }
 
-func sdxlAnswer(_ *Emulator, _ *exchange, body map[string]any, _ bool) (invokeAnswer, error) {
+func sdxlAnswer(_ *Emulator, x *exchange, body map[string]any, _ bool) (invokeAnswer, error) {
 	var prompts []string
 	list, _ := body["text_prompts"].([]any)
 	for _, p := range list {
 		prompts = append(prompts, getString(p.(map[string]any), "text"))
 	}
 	prompt := strings.Join(prompts, "|")
-	w, h := sdxlSize(body)
+	w, h := sdxlSize(x.call.ModelID, body)
 	seed := seedOrDerived(body, "seed", prompt, 4294967295)
 	img, err := renderImage(prompt, uint64(seed), w, h, "png")
 	if err != nil {

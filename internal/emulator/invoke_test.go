@@ -46,6 +46,8 @@ func TestInvokeValidation(t *testing.T) {
 		{"cohere input_type", "cohere.embed-english-v3", `{"texts":["hi"]}`, "required key [input_type] not found"},
 		{"cohere 96 texts", "cohere.embed-english-v3", `{"texts":[` + strings.Repeat(`"a",`, 96) + `"a"],"input_type":"search_query"}`, "expected maximum item count: 96, found: 97"},
 		{"sdxl size", "stability.stable-diffusion-xl-v1", `{"text_prompts":[{"text":"otter"}],"width":128,"height":512}`, "Valid dimensions are: 1024x1024"},
+		{"sdxl 0.8 size", "stability.stable-diffusion-xl-v0", `{"text_prompts":[{"text":"otter"}],"width":640,"height":640}`, "invalid for SDXL 0.8"},
+		{"sdxl 0.8 side", "stability.stable-diffusion-xl-v0", `{"text_prompts":[{"text":"otter"}],"width":200,"height":512}`, "multiples of 64 from 128 to 896"},
 		{"sdxl samples", "stability.stable-diffusion-xl-v1", `{"text_prompts":[{"text":"otter"}],"samples":2}`, "#/samples: 2 is not less or equal to 1"},
 		{"titan image size", "amazon.titan-image-generator-v1", `{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"otter"},"imageGenerationConfig":{"width":1000,"height":1000}}`, "1000x1000 is not supported"},
 		{"nova canvas ratio", "amazon.nova-canvas-v1:0", `{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"otter"},"imageGenerationConfig":{"width":320,"height":2048}}`, "aspect ratio"},
@@ -241,6 +243,23 @@ func TestInvokeImages(t *testing.T) {
 	_, c := sdxl(31)
 	if img.Bounds().Dx() != 1152 || img.Bounds().Dy() != 896 || a != b || a == c {
 		t.Errorf("sdxl: %v; same seed same image %v; other seed other image %v", img.Bounds(), a == b, a != c)
+	}
+	// SDXL 0.8 makes the beta's sizes, 512x512 when none is given.
+	for _, tc := range []struct {
+		body string
+		w, h int
+	}{
+		{`{"text_prompts":[{"text":"otter"}],"width":128,"height":512,"seed":30}`, 128, 512},
+		{`{"text_prompts":[{"text":"otter"}],"width":896,"height":512}`, 896, 512},
+		{`{"text_prompts":[{"text":"otter"}]}`, 512, 512},
+	} {
+		status, out, _ := invoke(t, srv, "stability.stable-diffusion-xl-v0", tc.body)
+		if status != http.StatusOK {
+			t.Fatalf("sdxl 0.8 %s: %d %v", tc.body, status, out)
+		}
+		if img := decode(dig(out, "artifacts.0.base64").(string)); img.Bounds().Dx() != tc.w || img.Bounds().Dy() != tc.h {
+			t.Errorf("sdxl 0.8 %s: image %v", tc.body, img.Bounds())
+		}
 	}
 	status, out, _ := invoke(t, srv, "amazon.nova-canvas-v1:0", `{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"otter"},"imageGenerationConfig":{"numberOfImages":2,"width":512,"height":320}}`)
 	if status != http.StatusOK || len(out["images"].([]any)) != 2 {

@@ -159,10 +159,13 @@ const (
 	NativeCohereEmbedV4   Native = "cohere-embed-v4"
 	NativeNovaEmbed       Native = "nova-multimodal-embed"
 
-	NativeStabilitySDXL  Native = "stability-sdxl"
-	NativeStabilityImage Native = "stability-image"
-	NativeTitanImage     Native = "titan-image"
-	NativeNovaCanvas     Native = "nova-canvas"
+	NativeStabilitySDXL Native = "stability-sdxl"
+	// NativeStabilitySDXL08 is SDXL 0.8: SDXL's body with the size rule of
+	// Stability's SDXL beta, which it is.
+	NativeStabilitySDXL08 Native = "stability-sdxl-0.8"
+	NativeStabilityImage  Native = "stability-image"
+	NativeTitanImage      Native = "titan-image"
+	NativeNovaCanvas      Native = "nova-canvas"
 )
 
 // Family is how Strata serves a family of Bedrock models: the endpoint it
@@ -222,6 +225,7 @@ var modelFamilies = []prefixRow[Family]{
 	{"qwen.", Family{Name: "Qwen", API: APIChat, Converse: true}},
 	{"writer.", Family{Name: "Writer Palmyra", API: APIChat, Converse: true}},
 
+	{"stability.stable-diffusion-xl-v0", Family{Name: "Stability SDXL 0.8", API: APIImages, Native: NativeStabilitySDXL08}},
 	{"stability.stable-diffusion-xl", Family{Name: "Stability SDXL", API: APIImages, Native: NativeStabilitySDXL}},
 	{"stability.sd3", Family{Name: "Stability Stable Diffusion 3", API: APIImages, Native: NativeStabilityImage}},
 	{"stability.stable-image-core", Family{Name: "Stability Stable Image Core", API: APIImages, Native: NativeStabilityImage}},

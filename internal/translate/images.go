@@ -28,6 +28,9 @@ type imageCodec struct {
 	sizes    []string
 	sizeOK   func(imageSize) bool
 	sizeRule string
+	// defaultSize is the size asked for when the request names none;
+	// zero means OpenAI's 1024x1024.
+	defaultSize imageSize
 	// params are the provider-specific parameters the body has a place for,
 	// by the names clients send; nil passes every parameter through as a
 	// top-level key of the body.
@@ -64,6 +67,9 @@ var stabilityRatios = []string{"1:1", "16:9", "21:9", "2:3", "3:2", "4:5", "5:4"
 
 var imageCodecs = map[Native]*imageCodec{
 	NativeStabilitySDXL: {perCall: 1, seedMax: 4294967295, sizes: sdxlSizes, body: sdxlBody, answer: sdxlAnswer},
+	NativeStabilitySDXL08: {perCall: 1, seedMax: 4294967295, sizeOK: sdxl08Size, defaultSize: imageSize{512, 512},
+		sizeRule: "width and height in multiples of 64 from 128 to 896 pixels, at most one of them above 512 (up to 512x896 or 896x512)",
+		body:     sdxlBody, answer: sdxlAnswer},
 	NativeTitanImage: {perCall: 5, seedMax: 2147483646, sizes: titanImageSizes, params: titanImageParams,
 		body: titanImageBody, answer: titanImageAnswer},
 	NativeNovaCanvas: {perCall: 5, seedMax: 858993459, sizeOK: novaCanvasSize, params: titanImageParams,
@@ -82,7 +88,8 @@ var titanImageParams = map[string]string{
 	"negativeText": "textToImageParams.negativeText", "style": "textToImageParams.style",
 }
 
-// defaultImageSize is OpenAI's default, which every model here allows.
+// defaultImageSize is OpenAI's default, which every model here allows but
+// SDXL 0.8, which has its own.
 var defaultImageSize = imageSize{1024, 1024}
 
 // maxImages is OpenAI's own limit on n.
@@ -229,6 +236,9 @@ func ImagesFromRequest(req *openai.ImageRequest, target *ImageTarget) (*ImagePla
 // imageSizeFor parses size and checks it against what the model allows.
 func imageSizeFor(size string, codec *imageCodec, model string, params map[string]json.RawMessage) (imageSize, error) {
 	if size == "" || size == "auto" {
+		if codec.defaultSize != (imageSize{}) {
+			return codec.defaultSize, nil
+		}
 		return defaultImageSize, nil
 	}
 	w, h, ok := strings.Cut(strings.ToLower(strings.TrimSpace(size)), "x")
@@ -255,6 +265,14 @@ func imageSizeFor(size string, codec *imageCodec, model string, params map[strin
 	e := openai.InvalidRequest("size", "size %s is not supported by Bedrock model %s; it takes %s", s, model, codec.sizeRule)
 	e.Code = "unsupported_size"
 	return imageSize{}, e
+}
+
+// sdxl08Size is the size rule of SDXL 0.8, Stability's SDXL beta in its v1
+// generation API: sides in multiples of 64, each from 128 to 896 pixels,
+// and only one of them larger than 512.
+func sdxl08Size(s imageSize) bool {
+	side := func(n int) bool { return n%64 == 0 && n >= 128 && n <= 896 }
+	return side(s.w) && side(s.h) && (s.w <= 512 || s.h <= 512)
 }
 
 func novaCanvasSize(s imageSize) bool {
