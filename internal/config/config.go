@@ -12,18 +12,25 @@ const DefaultMaxRequestBytes int64 = 32 << 20
 // Config is a loaded config file: the models Strata serves and its settings.
 type Config struct {
 	Path string
-	// Models is model_list in file order. A model_name may appear several
-	// times: each entry is one deployment of that name.
-	Models   []Model
+	// Models is model_list's Bedrock entries in file order. A model_name
+	// may appear several times: each entry is one deployment of that name.
+	// An entry with Problems is kept: it answers with them.
+	Models []Model
+	// Unserved are model_list's entries for other providers, in file order.
+	Unserved []Unserved
 	Settings Settings
 	// Environment is the environment_variables section. LiteLLM sets these in
 	// its own environment at start; they already shadow the process
 	// environment for os.environ/ in this file, and the app may apply them.
 	Environment map[string]Secret
-	// Warnings has one line per key Strata ignores and per value it had to
-	// guess at, e.g. "config.yaml:12: general_settings.master_key is not
-	// implemented by Strata and is ignored".
+	// Warnings has one line per section with keys Strata ignores, one
+	// naming the entries of other providers, and one per value it had to
+	// guess at, e.g. "config.yaml:12: general_settings: ignored, not
+	// implemented by Strata: master_key (line 12)".
 	Warnings []string
+	// Notices are for the info log: what Strata read in a way the file did
+	// not spell out, such as a Bedrock model id without bedrock/.
+	Notices []string
 }
 
 // Model is one model_list entry: a deployment of Name on Bedrock.
@@ -49,6 +56,10 @@ type Model struct {
 	Deployment Deployment
 	ModelInfo  map[string]any // model_info, os.environ/ resolved
 	Line       int            // line of this model_list entry
+	// Problems are what is wrong with this entry alone (an unset
+	// os.environ/ variable, a bad value). Strata serves the other entries;
+	// this one answers every request with these errors.
+	Problems Errors
 }
 
 // AWS is where and as whom a deployment calls Bedrock. Empty fields fall back
@@ -79,6 +90,12 @@ type Deployment struct {
 	// Prices are LiteLLM's price keys set here (input_cost_per_token,
 	// output_cost_per_token, cache_read_input_token_cost, ...), by key.
 	Prices map[string]float64
+	// DropParams (drop_params) overrides litellm_settings.drop_params for
+	// this deployment; nil = unset.
+	DropParams *bool
+	// AdditionalDropParams (additional_drop_params) are request parameters
+	// never sent to this deployment, whatever the client asks.
+	AdditionalDropParams []string
 	// Ignored holds the other LiteLLM keys of litellm_params (api_key, tags,
 	// input_cost_per_second, ...), which Strata does not implement yet: each
 	// was warned about. Credential-looking strings are Secrets.
@@ -130,23 +147,33 @@ func Parse(data []byte, path string, lookupEnv func(string) (string, bool)) (*Co
 	}
 	d := &decoder{file: path, lookupEnv: lookupEnv, env: map[string]string{}, warned: map[string]bool{}}
 	cfg := d.parse(data)
+	d.requireServable(cfg)
 	if len(d.errs) > 0 {
 		errs := d.sortedErrors()
 		return nil, &errs
 	}
 	cfg.Warnings = d.sortedWarnings()
+	cfg.Notices = d.sortedNotices()
 	return cfg, nil
 }
 
 // FromModelFlag builds the config that `strata --model bedrock/<id>` serves:
 // one model whose model_name is the flag's value itself, as with LiteLLM.
 func FromModelFlag(model string) (*Config, error) {
+	written := model
+	switch class, provider := classifyModel(model, ""); class {
+	case classOther:
+		u := Unserved{Provider: provider, Model: model}
+		return nil, &Errors{{Path: "--model", Msg: "only AWS Bedrock models are served by Strata, got " + u.Describe()}}
+	case classBedrockUnprefixed:
+		model = "bedrock/" + model
+	}
 	route, id, problem := parseModel(model)
 	if problem != "" {
 		return nil, &Errors{{Path: "--model", Msg: problem}}
 	}
 	return &Config{
-		Models:   []Model{{Name: model, Model: model, Route: route, BaseModel: id, ModelID: id}},
+		Models:   []Model{{Name: written, Model: written, Route: route, BaseModel: id, ModelID: id}},
 		Settings: Settings{MaxRequestBytes: DefaultMaxRequestBytes},
 	}, nil
 }

@@ -28,6 +28,10 @@ var seedEnv = env{
 
 func intPtr(n int) *int { return &n }
 
+func boolPtr(b bool) *bool { return &b }
+
+func floatPtr(f float64) *float64 { return &f }
+
 func TestLoadGood(t *testing.T) {
 	tests := []struct {
 		file string
@@ -216,16 +220,104 @@ func TestLoadGood(t *testing.T) {
 				},
 				Environment: map[string]Secret{"BEDROCK_REGION": "eu-central-1", "PROXY_KEY": "sk-outer", "PORT": "4000"},
 				Warnings: []string{
-					"testdata/settings.good.yaml:6: defaults is not implemented by Strata and is ignored",
-					// api_key appears in both entries: one warning.
-					"testdata/settings.good.yaml:15: model_list[0].litellm_params.api_key is not implemented by Strata and is ignored",
-					"testdata/settings.good.yaml:22: model_list[1].litellm_params.tags is not implemented by Strata and is ignored",
-					"testdata/settings.good.yaml:23: model_list[1].guardrails is not implemented by Strata and is ignored",
-					"testdata/settings.good.yaml:27: litellm_settings.success_callback is not implemented by Strata and is ignored",
-					"testdata/settings.good.yaml:28: litellm_settings.cache_params is not implemented by Strata and is ignored",
-					"testdata/settings.good.yaml:34: router_settings.redis_url is not implemented by Strata and is ignored",
-					"testdata/settings.good.yaml:38: general_settings.master_key is not implemented by Strata and is ignored",
-					"testdata/settings.good.yaml:39: general_settings.database_url is not implemented by Strata and is ignored",
+					// One line per section; api_key appears in both entries and is listed once.
+					"testdata/settings.good.yaml:6: top-level keys ignored, not implemented by Strata: defaults (line 6)",
+					"testdata/settings.good.yaml:15: model_list: ignored, not implemented by Strata: litellm_params.api_key (line 15), litellm_params.tags (line 22), guardrails (line 23)",
+					"testdata/settings.good.yaml:27: litellm_settings: ignored, not implemented by Strata: success_callback (line 27), cache_params (line 28)",
+					"testdata/settings.good.yaml:34: router_settings: ignored, not implemented by Strata: redis_url (line 34)",
+					"testdata/settings.good.yaml:38: general_settings: ignored, not implemented by Strata: master_key (line 38), database_url (line 39)",
+				},
+			},
+		},
+		{
+			// Entries of other providers are left out and named in one
+			// warning; Bedrock ids without bedrock/ are served, with a notice;
+			// a fallback to a model not served is skipped.
+			file: "testdata/mixed_providers.good.yaml",
+			want: &Config{
+				Path: "testdata/mixed_providers.good.yaml",
+				Models: []Model{
+					{
+						Name:      "claude",
+						Model:     "anthropic.claude-3-haiku-20240307-v1:0",
+						BaseModel: "anthropic.claude-3-haiku-20240307-v1:0",
+						ModelID:   "anthropic.claude-3-haiku-20240307-v1:0",
+						Line:      6,
+					},
+					{
+						Name:      "sonnet",
+						Model:     "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+						BaseModel: "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+						ModelID:   "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+						Line:      16,
+					},
+				},
+				Unserved: []Unserved{
+					{Name: "gpt-4o", Provider: "openai", Model: "openai/gpt-4o", Line: 2},
+					{Name: "azure", Provider: "azure", Model: "azure/gpt-4", Line: 9},
+					{Name: "gpt-4o-mini", Provider: "openai", Model: "gpt-4o-mini", Line: 13},
+				},
+				Settings: Settings{
+					MaxRequestBytes: 32 << 20,
+					Routing:         Routing{Fallbacks: []Fallback{{Model: "claude", To: []string{"sonnet"}, line: 20, path: "litellm_settings.fallbacks[0].claude"}}},
+					LiteLLM:         map[string]any{"fallbacks": []Fallback{{Model: "claude", To: []string{"sonnet"}, line: 20, path: "litellm_settings.fallbacks[0].claude"}}},
+				},
+				Warnings: []string{
+					`testdata/mixed_providers.good.yaml:2: model_list: 3 entries are for providers other than AWS Bedrock, which Strata does not serve; requests for them get a 400: gpt-4o (openai, line 2), azure (azure, line 9), gpt-4o-mini (openai, line 13)`,
+					`testdata/mixed_providers.good.yaml:20: litellm_settings.fallbacks[0].claude[0]: "gpt-4o" is an openai model ("openai/gpt-4o"), which Strata does not serve: skipped when the fallbacks run`,
+				},
+				Notices: []string{
+					`testdata/mixed_providers.good.yaml:8: model_list[1].litellm_params.model: "anthropic.claude-3-haiku-20240307-v1:0" has the shape of a Bedrock model id: served on Bedrock, as bedrock/anthropic.claude-3-haiku-20240307-v1:0 would be`,
+					`testdata/mixed_providers.good.yaml:18: model_list[4].litellm_params.model: "us.anthropic.claude-sonnet-4-5-20250929-v1:0" has the shape of a Bedrock model id: served on Bedrock, as bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0 would be`,
+				},
+			},
+		},
+		{
+			// A deployment with problems of its own is kept, with them; the
+			// file loads because another deployment is fine.
+			file: "testdata/isolated.good.yaml",
+			want: &Config{
+				Path: "testdata/isolated.good.yaml",
+				Models: []Model{
+					{
+						Name:      "claude",
+						Model:     "bedrock/anthropic.claude-3-haiku-20240307-v1:0",
+						BaseModel: "anthropic.claude-3-haiku-20240307-v1:0",
+						ModelID:   "anthropic.claude-3-haiku-20240307-v1:0",
+						Line:      2,
+						Problems: Errors{
+							{File: "testdata/isolated.good.yaml", Line: 5, Path: "model_list[0].litellm_params.aws_region_name", Msg: "environment variable CLAUDE_REGION is not set"},
+							{File: "testdata/isolated.good.yaml", Line: 6, Path: "model_list[0].litellm_params.temperature", Msg: `must be a number, got "warm"`},
+						},
+					},
+					{
+						Name:      "claude",
+						Model:     "bedrock/anthropic.claude-3-haiku-20240307-v1:0",
+						BaseModel: "anthropic.claude-3-haiku-20240307-v1:0",
+						ModelID:   "anthropic.claude-3-haiku-20240307-v1:0",
+						Deployment: Deployment{
+							DropParams:           boolPtr(true),
+							AdditionalDropParams: []string{"temperature", "user"},
+						},
+						Line: 7,
+					},
+					{
+						Name: "nova",
+						AWS:  AWS{Region: "us-east-1"},
+						Line: 12,
+						Problems: Errors{
+							{File: "testdata/isolated.good.yaml", Line: 13, Path: "model_list[2].litellm_params", Msg: "model is required, e.g. model: bedrock/anthropic.claude-3-haiku-20240307-v1:0"},
+						},
+					},
+				},
+				Settings: Settings{
+					MaxRequestBytes: 32 << 20,
+					MaxBudget:       floatPtr(100),
+					BudgetDuration:  30 * 24 * time.Hour,
+					LiteLLM:         map[string]any{"max_budget": 100.0, "budget_duration": 30 * 24 * time.Hour},
+				},
+				Warnings: []string{
+					`testdata/isolated.good.yaml:11: model_list[1].litellm_params.additional_drop_params: "tools[*].input_examples" is a nested path, which Strata does not implement: it is not dropped; only top-level parameters are`,
 				},
 			},
 		},
@@ -287,10 +379,8 @@ testdata/unset_env.bad.yaml:9: model_list[0].model_info.owner: environment varia
 testdata/unset_env.bad.yaml:11: litellm_settings.drop_params: environment variable DROP is not set`,
 		},
 		{
-			file: "testdata/not_bedrock.bad.yaml",
-			want: `testdata/not_bedrock.bad.yaml:4: model_list[0].litellm_params.model: only bedrock/ models are served by Strata, got "openai/gpt-4o"
-testdata/not_bedrock.bad.yaml:8: model_list[1].litellm_params.model: only bedrock/ models are served by Strata, got "anthropic.claude-3-haiku-20240307-v1:0": write bedrock/anthropic.claude-3-haiku-20240307-v1:0
-testdata/not_bedrock.bad.yaml:12: model_list[2].litellm_params.custom_llm_provider: only bedrock models are served by Strata, got "azure"`,
+			file: "testdata/other_providers.bad.yaml",
+			want: `testdata/other_providers.bad.yaml: model_list: has no AWS Bedrock model, and Strata serves Bedrock only (bedrock/<model id>)`,
 		},
 		{
 			file: "testdata/many.bad.yaml",
@@ -573,8 +663,9 @@ func TestFromModelFlag(t *testing.T) {
 	}
 
 	for flag, wantErr := range map[string]string{
-		"gpt-4o":          `--model: only bedrock/ models are served by Strata, got "gpt-4o": write bedrock/gpt-4o`,
-		"openai/gpt-4o":   `--model: only bedrock/ models are served by Strata, got "openai/gpt-4o"`,
+		"gpt-4o":          `--model: only AWS Bedrock models are served by Strata, got an openai model ("gpt-4o")`,
+		"openai/gpt-4o":   `--model: only AWS Bedrock models are served by Strata, got an openai model ("openai/gpt-4o")`,
+		"my-model":        `--model: only AWS Bedrock models are served by Strata, got a model of no provider Strata can tell ("my-model")`,
 		"bedrock/invoke/": `--model: "bedrock/invoke/" names no Bedrock model id after the prefix`,
 	} {
 		if _, err := FromModelFlag(flag); err == nil || err.Error() != wantErr {

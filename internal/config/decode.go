@@ -26,8 +26,17 @@ type decoder struct {
 	env      map[string]string
 	errs     Errors
 	warnings []warning
-	warned   map[string]bool // ignored keys already warned about, by path without indexes
+	notices  []warning
+	ignored  []ignoredKey    // keys Strata does not implement, in file order
+	warned   map[string]bool // ignored keys already listed, by path without indexes
 	lines    map[string]int  // line of each implemented settings key, by path
+}
+
+// ignoredKey is a key Strata reads past; they are listed once per section.
+type ignoredKey struct {
+	section string // "model_list", "litellm_settings" ...; "" for the top level
+	key     string // the path within its section, without list indexes
+	line    int
 }
 
 type warning struct {
@@ -43,16 +52,53 @@ func (d *decoder) warnf(line int, format string, args ...any) {
 	d.warnings = append(d.warnings, warning{line, fmt.Sprintf(format, args...)})
 }
 
+func (d *decoder) noticef(line int, format string, args ...any) {
+	d.notices = append(d.notices, warning{line, fmt.Sprintf(format, args...)})
+}
+
 var pathIndex = regexp.MustCompile(`\[\d+\]`)
 
-// warnIgnored warns about a key once, however many model_list entries repeat it.
+// warnIgnored lists a key Strata does not implement, once however many
+// model_list entries repeat it; warnIgnoredKeys turns the list into one
+// warning per section.
 func (d *decoder) warnIgnored(line int, path string) {
-	key := pathIndex.ReplaceAllString(path, "[]")
-	if d.warned[key] {
+	path = pathIndex.ReplaceAllString(path, "")
+	if d.warned[path] {
 		return
 	}
-	d.warned[key] = true
-	d.warnf(line, "%s is not implemented by Strata and is ignored", path)
+	d.warned[path] = true
+	section, key, nested := strings.Cut(path, ".")
+	if !nested {
+		section, key = "", path
+	}
+	d.ignored = append(d.ignored, ignoredKey{section, key, line})
+}
+
+// warnIgnoredKeys warns once per section about the keys it ignores, e.g.
+// "config.yaml:27: litellm_settings: ignored, not implemented by Strata:
+// success_callback (line 27), cache_params (line 28)".
+func (d *decoder) warnIgnoredKeys() {
+	var sections []string
+	bySection := map[string][]ignoredKey{}
+	for _, k := range d.ignored {
+		if _, seen := bySection[k.section]; !seen {
+			sections = append(sections, k.section)
+		}
+		bySection[k.section] = append(bySection[k.section], k)
+	}
+	for _, section := range sections {
+		keys := bySection[section]
+		slices.SortStableFunc(keys, func(a, b ignoredKey) int { return compareLines(a.line, b.line) })
+		list := make([]string, len(keys))
+		for i, k := range keys {
+			list[i] = fmt.Sprintf("%s (line %d)", k.key, k.line)
+		}
+		what := section + ": ignored, not implemented by Strata: "
+		if section == "" {
+			what = "top-level keys ignored, not implemented by Strata: "
+		}
+		d.warnf(keys[0].line, "%s%s", what, strings.Join(list, ", "))
+	}
 }
 
 // sortedErrors orders errors by line; those without one go last.
@@ -62,8 +108,12 @@ func (d *decoder) sortedErrors() Errors {
 	return errs
 }
 
-func (d *decoder) sortedWarnings() []string {
-	ws := slices.Clone(d.warnings)
+func (d *decoder) sortedWarnings() []string { return d.sortedLines(d.warnings) }
+
+func (d *decoder) sortedNotices() []string { return d.sortedLines(d.notices) }
+
+func (d *decoder) sortedLines(lines []warning) []string {
+	ws := slices.Clone(lines)
 	slices.SortStableFunc(ws, func(a, b warning) int { return compareLines(a.line, b.line) })
 	var out []string
 	for _, w := range ws {
@@ -112,7 +162,7 @@ func (d *decoder) parse(data []byte) *Config {
 		case "environment_variables":
 		case "model_list":
 			sawModels = true
-			cfg.Models = d.modelList(f)
+			cfg.Models, cfg.Unserved = d.modelList(f)
 		case "litellm_settings":
 			cfg.Settings.LiteLLM = d.section(f)
 		case "router_settings":
@@ -154,7 +204,49 @@ func (d *decoder) parse(data []byte) *Config {
 		cfg.Settings.BudgetDuration = v
 	}
 	cfg.Settings.Routing = d.routing(cfg)
+	d.warnUnserved(cfg.Unserved)
+	d.warnIgnoredKeys()
 	return cfg
+}
+
+// warnUnserved names, in one warning, every entry for another provider.
+func (d *decoder) warnUnserved(unserved []Unserved) {
+	if len(unserved) == 0 {
+		return
+	}
+	list := make([]string, len(unserved))
+	for i, u := range unserved {
+		provider := u.Provider
+		if provider == "" {
+			provider = "provider unknown: " + quote(u.Model)
+		}
+		list[i] = fmt.Sprintf("%s (%s, line %d)", u.Name, provider, u.Line)
+	}
+	entries := "entries are"
+	if len(unserved) == 1 {
+		entries = "entry is"
+	}
+	d.warnf(unserved[0].Line, "model_list: %d %s for providers other than AWS Bedrock, which Strata does not serve; requests for them get a 400: %s",
+		len(unserved), entries, strings.Join(list, ", "))
+}
+
+// requireServable refuses a file that leaves nothing to serve. When the
+// file does not start, for that or for an error of its own, every entry's
+// problems are reported with the rest.
+func (d *decoder) requireServable(cfg *Config) {
+	servable := false
+	for _, m := range cfg.Models {
+		servable = servable || len(m.Problems) == 0
+	}
+	if servable && len(d.errs) == 0 {
+		return
+	}
+	for _, m := range cfg.Models {
+		d.errs = append(d.errs, m.Problems...)
+	}
+	if len(cfg.Models) == 0 && len(cfg.Unserved) > 0 {
+		d.errorf(0, "model_list", "has no AWS Bedrock model, and Strata serves Bedrock only (bedrock/<model id>)")
+	}
 }
 
 func (d *decoder) environment(f field) map[string]Secret {
@@ -195,32 +287,52 @@ func (d *decoder) section(f field) map[string]any {
 	return out
 }
 
-func (d *decoder) modelList(f field) []Model {
+// modelList reads model_list. Entries for other providers come back as
+// Unserved. A Bedrock entry with a model_name keeps its own problems in
+// Model.Problems, so that one broken deployment does not stop the rest;
+// problems of an entry without a name concern the file.
+func (d *decoder) modelList(f field) ([]Model, []Unserved) {
 	n := deref(f.node)
 	if isNull(n) || n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
 		d.errorf(f.line, f.path, "is empty: Strata needs at least one bedrock/ model")
-		return nil
+		return nil, nil
 	}
 	if n.Kind != yaml.SequenceNode {
 		d.errorf(f.node.Line, f.path, "must be a list of models (lines starting with \"- model_name:\"), got %s", describeNode(n))
-		return nil
+		return nil, nil
 	}
 	models := make([]Model, 0, len(n.Content))
+	var unserved []Unserved
 	for i, entry := range n.Content {
-		if m, ok := d.model(entry, fmt.Sprintf("%s[%d]", f.path, i)); ok {
+		before := len(d.errs)
+		m, other, named := d.model(entry, fmt.Sprintf("%s[%d]", f.path, i))
+		switch {
+		case other != nil:
+			// Not Strata's to judge: whatever is wrong with it, it is not served.
+			d.errs = d.errs[:before]
+			unserved = append(unserved, *other)
+		case named:
+			if len(d.errs) > before {
+				m.Problems = slices.Clone(d.errs[before:])
+				d.errs = d.errs[:before]
+			}
 			models = append(models, m)
 		}
 	}
-	return models
+	return models, unserved
 }
 
-func (d *decoder) model(n *yaml.Node, path string) (Model, bool) {
-	m := Model{Line: n.Line}
+// model reads one model_list entry. It returns the entry as Unserved when
+// it is for another provider; named says the entry has a model_name, so
+// that its problems can be kept with it.
+func (d *decoder) model(n *yaml.Node, path string) (m Model, other *Unserved, named bool) {
+	m = Model{Line: n.Line}
 	fields, ok := d.mapping(n, path)
 	if !ok {
-		return m, false
+		return m, nil, false
 	}
-	var params *field
+	var params, info *field
+	var rest []field
 	hasName := false
 	for i, f := range fields {
 		switch f.key {
@@ -228,6 +340,7 @@ func (d *decoder) model(n *yaml.Node, path string) (Model, bool) {
 			hasName = !isNull(f.node)
 			if name, ok := d.str(f.node, f.path); ok {
 				m.Name = name
+				named = name != ""
 				if name == "" {
 					d.errorf(f.node.Line, f.path, "must not be empty")
 				}
@@ -235,16 +348,9 @@ func (d *decoder) model(n *yaml.Node, path string) (Model, bool) {
 		case "litellm_params":
 			params = &fields[i]
 		case "model_info":
-			if isNull(f.node) {
-				continue
-			}
-			if deref(f.node).Kind != yaml.MappingNode {
-				d.errorf(f.node.Line, f.path, "must be a mapping (key: value lines), got %s", describeNode(f.node))
-				continue
-			}
-			m.ModelInfo = d.value(f.node, f.path, forStrata).(map[string]any)
+			info = &fields[i]
 		default:
-			d.warnIgnored(f.line, f.path)
+			rest = append(rest, f)
 		}
 	}
 	if !hasName {
@@ -252,23 +358,70 @@ func (d *decoder) model(n *yaml.Node, path string) (Model, bool) {
 	}
 	if params == nil || isNull(params.node) {
 		d.errorf(n.Line, path, "litellm_params with model: bedrock/<model id> is required")
-		return m, false
+		return m, nil, named
 	}
-	d.litellmParams(&m, *params)
-	return m, true
-}
-
-// litellmParams reads one entry's litellm_params into m: the model, AWS and
-// deployment keys by table, everything else into Params for Bedrock.
-func (d *decoder) litellmParams(m *Model, p field) {
-	fields, ok := d.mapping(p.node, p.path)
+	pfields, ok := d.mapping(params.node, params.path)
 	if !ok {
-		return
+		return m, nil, named
 	}
-	byKey := make(map[string]field, len(fields))
-	for _, f := range fields {
+	byKey := make(map[string]field, len(pfields))
+	for _, f := range pfields {
 		byKey[f.key] = f
 	}
+
+	// Where the entry is served decides how the rest of it is read: the
+	// keys of another provider's entry are none of Strata's business.
+	provider := ""
+	if f, ok := byKey["custom_llm_provider"]; ok {
+		provider, _ = d.str(f.node, f.path)
+	}
+	model, haveModel := "", false
+	if f, ok := byKey["model"]; !ok || isNull(f.node) {
+		d.errorf(params.line, params.path, "model is required, e.g. model: bedrock/anthropic.claude-3-haiku-20240307-v1:0")
+	} else if s, ok := d.str(f.node, f.path); ok && s == "" {
+		d.errorf(f.node.Line, f.path, "must not be empty")
+	} else if ok {
+		model, haveModel = s, true
+	}
+	class, vendor := classifyModel(model, provider)
+	if class == classOther && (haveModel || provider != "") {
+		return m, &Unserved{Name: m.Name, Provider: vendor, Model: model, Line: n.Line}, named
+	}
+	if class == classBedrockUnprefixed {
+		f := byKey["model"]
+		d.noticef(f.node.Line, "%s: %q has the shape of a Bedrock model id: served on Bedrock, as bedrock/%s would be", f.path, model, model)
+	}
+
+	for _, f := range rest {
+		d.warnIgnored(f.line, f.path)
+	}
+	if info != nil && !isNull(info.node) {
+		if deref(info.node).Kind != yaml.MappingNode {
+			d.errorf(info.node.Line, info.path, "must be a mapping (key: value lines), got %s", describeNode(info.node))
+		} else {
+			m.ModelInfo = d.value(info.node, info.path, forStrata).(map[string]any)
+		}
+	}
+	if haveModel {
+		m.Model = model
+		if !strings.HasPrefix(model, "bedrock/") {
+			model = "bedrock/" + model
+		}
+		route, id, problem := parseModel(model)
+		if problem != "" {
+			f := byKey["model"]
+			d.errorf(f.node.Line, f.path, "%s", problem)
+		}
+		m.Route, m.BaseModel = route, id
+	}
+	d.litellmParams(&m, pfields, byKey)
+	return m, nil, named
+}
+
+// litellmParams reads the rest of a Bedrock entry's litellm_params into m:
+// the AWS and deployment keys by table, everything else into Params for
+// Bedrock.
+func (d *decoder) litellmParams(m *Model, fields []field, byKey map[string]field) {
 	for _, pair := range conflictingKeys {
 		a, okA := byKey[pair[0]]
 		b, okB := byKey[pair[1]]
@@ -279,29 +432,6 @@ func (d *decoder) litellmParams(m *Model, p field) {
 			}
 			d.errorf(second.line, second.path, "conflicts with %s (line %d): set only one", first.key, first.line)
 		}
-	}
-
-	provider := ""
-	if f, ok := byKey["custom_llm_provider"]; ok {
-		provider, _ = d.str(f.node, f.path)
-		if provider != "" && provider != "bedrock" {
-			d.errorf(f.node.Line, f.path, "only bedrock models are served by Strata, got %q", provider)
-		}
-	}
-	if f, ok := byKey["model"]; !ok || isNull(f.node) {
-		d.errorf(p.line, p.path, "model is required, e.g. model: bedrock/anthropic.claude-3-haiku-20240307-v1:0")
-	} else if s, ok := d.str(f.node, f.path); ok && s == "" {
-		d.errorf(f.node.Line, f.path, "must not be empty")
-	} else if ok {
-		m.Model = s
-		if provider == "bedrock" && !strings.HasPrefix(s, "bedrock/") {
-			s = "bedrock/" + s
-		}
-		route, id, problem := parseModel(s)
-		if problem != "" && (provider == "" || provider == "bedrock") {
-			d.errorf(f.node.Line, f.path, "%s", problem)
-		}
-		m.Route, m.BaseModel = route, id
 	}
 
 	failed := map[string]bool{} // keys already reported, so checks across keys stay quiet about them
@@ -337,6 +467,9 @@ func (d *decoder) litellmParams(m *Model, p field) {
 		}
 	}
 
+	if names := m.Deployment.AdditionalDropParams; names != nil {
+		m.Deployment.AdditionalDropParams = d.dropList(byKey["additional_drop_params"], names)
+	}
 	if m.ModelID == "" {
 		m.ModelID = m.BaseModel
 	} else if f := byKey["model_id"]; !validModelID(m.ModelID) {
@@ -354,15 +487,29 @@ func (d *decoder) litellmParams(m *Model, p field) {
 	}
 }
 
+// dropList checks additional_drop_params: top-level request parameters
+// other than the two every request needs.
+func (d *decoder) dropList(f field, names []string) []string {
+	kept := make([]string, 0, len(names))
+	for _, n := range names {
+		switch {
+		case n == "model" || n == "messages":
+			d.errorf(f.line, f.path, "cannot drop %s: every request needs it", n)
+		case strings.ContainsAny(n, ".[]*"):
+			d.warnf(f.line, "%s: %q is a nested path, which Strata does not implement: it is not dropped; only top-level parameters are", f.path, n)
+		case n != "":
+			kept = append(kept, n)
+		}
+	}
+	return kept
+}
+
 // parseModel splits "bedrock/[converse/|invoke/]<id>" into route and Bedrock
 // model id; problem says what is wrong with anything else.
 func parseModel(s string) (route, id, problem string) {
 	rest, ok := strings.CutPrefix(s, "bedrock/")
 	if !ok {
-		if strings.Contains(s, "/") {
-			return "", "", fmt.Sprintf("only bedrock/ models are served by Strata, got %q", s)
-		}
-		return "", "", fmt.Sprintf("only bedrock/ models are served by Strata, got %q: write bedrock/%s", s, s)
+		return "", "", fmt.Sprintf("only Bedrock models are served by Strata, got %q", s)
 	}
 	for _, r := range []string{"converse", "invoke"} {
 		if after, ok := strings.CutPrefix(rest, r+"/"); ok {
@@ -748,6 +895,19 @@ func (d *decoder) convert(n *yaml.Node, path string, k kind) (any, bool) {
 			return nil, false
 		}
 		return dur, true
+	case kindNames:
+		v, ok := d.convert(n, path, kindStop)
+		if !ok {
+			return nil, false
+		}
+		if s, isString := v.(string); isString {
+			return []string{s}, true
+		}
+		names := make([]string, 0, len(v.([]any)))
+		for _, e := range v.([]any) {
+			names = append(names, e.(string))
+		}
+		return names, true
 	}
 	panic(fmt.Sprintf("config: kind %d has no conversion", k))
 }

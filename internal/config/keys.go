@@ -25,6 +25,7 @@ const (
 	kindFallbacks               // a list of {model_name: [model_name, ...]}, read as []Fallback
 	kindAliases                 // a mapping of alias: model_name (or {model: model_name, hidden: bool}), read as []Alias
 	kindDuration                // a LiteLLM duration string ("30d", "1h"), read as a time.Duration
+	kindNames                   // a string or a list of strings, read as []string
 )
 
 // settingsKeys lists, per settings section, the keys Strata implements and
@@ -117,6 +118,11 @@ var modelKeys = map[string]modelKey{
 	"cache_creation_input_token_cost": {kindNonNegative, setPrice("cache_creation_input_token_cost")},
 	"input_cost_per_image":            {kindNonNegative, setPrice("input_cost_per_image")},
 	"output_cost_per_image":           {kindNonNegative, setPrice("output_cost_per_image")},
+
+	"drop_params": {kindBool, func(m *Model, v any) { b := v.(bool); m.Deployment.DropParams = &b }},
+	"additional_drop_params": {kindNames, func(m *Model, v any) {
+		m.Deployment.AdditionalDropParams = v.([]string)
+	}},
 }
 
 // setPrice keeps one of LiteLLM's price keys for the deployment's cost.
@@ -142,8 +148,6 @@ var unimplementedModelKeys = map[string]bool{
 	"tags":                                true,
 	"order":                               true,
 	"mock_response":                       true,
-	"drop_params":                         true,
-	"additional_drop_params":              true,
 	"max_budget":                          true,
 	"budget_duration":                     true,
 	"litellm_credential_name":             true,

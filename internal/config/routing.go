@@ -125,7 +125,7 @@ func (d *decoder) fallbackTargets(f field) ([]string, bool) {
 		return nil, false
 	}
 	if len(n.Content) == 0 {
-		d.errorf(f.line, f.path, "names no model to fall back to")
+		d.warnf(f.line, "%s: names no model to fall back to: this fallback entry is skipped", f.path)
 		return nil, false
 	}
 	to := make([]string, 0, len(n.Content))
@@ -165,15 +165,29 @@ func (d *decoder) routing(cfg *Config) Routing {
 	if p := firstOf[time.Duration](router["stream_idle_timeout"]); p != nil {
 		r.StreamIdleTimeout = *p
 	}
+	served := make(map[string]bool, len(cfg.Models))
+	for _, m := range cfg.Models {
+		served[m.Name] = true
+	}
+	unserved := make(map[string]Unserved, len(cfg.Unserved))
+	for _, u := range cfg.Unserved {
+		if !served[u.Name] {
+			unserved[u.Name] = u
+		}
+	}
 	lists := []*[]Fallback{&r.Fallbacks, &r.ContextWindowFallbacks, &r.ContentPolicyFallbacks}
 	for i, key := range fallbackKeys {
+		for _, section := range []map[string]any{litellm, router} {
+			if list, ok := section[key].([]Fallback); ok {
+				section[key] = d.servedFallbacks(list, served, unserved)
+			}
+		}
 		if p := firstOf[[]Fallback](router[key], litellm[key]); p != nil {
 			*lists[i] = *p
 		}
 	}
-	d.checkFallbackNames(cfg.Models, litellm, router)
 	if list, ok := router["model_group_alias"].([]Alias); ok {
-		r.Aliases = d.checkAliases(cfg.Models, list)
+		r.Aliases = d.checkAliases(cfg, list)
 	}
 	return r
 }
@@ -225,14 +239,21 @@ func (d *decoder) aliases(n *yaml.Node, path string) ([]Alias, bool) {
 
 // checkAliases reports aliases that name no model_name; an alias that is
 // itself a model_name is ignored with a warning, as the model_name wins.
-func (d *decoder) checkAliases(models []Model, list []Alias) []Alias {
-	served := make(map[string]bool, len(models))
-	for _, m := range models {
+func (d *decoder) checkAliases(cfg *Config, list []Alias) []Alias {
+	served := make(map[string]bool, len(cfg.Models))
+	for _, m := range cfg.Models {
 		served[m.Name] = true
+	}
+	unserved := make(map[string]Unserved, len(cfg.Unserved))
+	for _, u := range cfg.Unserved {
+		unserved[u.Name] = u
 	}
 	out := make([]Alias, 0, len(list))
 	for _, a := range list {
+		u, other := unserved[a.Model]
 		switch {
+		case !served[a.Model] && other:
+			d.warnf(a.line, "%s: %q is %s, which Strata does not serve: the alias is skipped", a.path, a.Model, u.Describe())
 		case !served[a.Model]:
 			d.errorf(a.line, a.path, "%q is not a model_name in model_list", a.Model)
 		case served[a.Name]:
@@ -258,28 +279,36 @@ func (d *decoder) strategy(s string) string {
 	return ""
 }
 
-// checkFallbackNames reports fallback entries that name a model_name the
-// file does not serve: a typo there would only show when Bedrock fails.
-func (d *decoder) checkFallbackNames(models []Model, sections ...map[string]any) {
-	served := make(map[string]bool, len(models))
-	for _, m := range models {
-		served[m.Name] = true
+// servedFallbacks keeps the fallbacks between models Strata serves. An
+// entry or target naming any other model is warned about and left out, as
+// LiteLLM starts with it and only fails when the chain reaches it.
+func (d *decoder) servedFallbacks(list []Fallback, served map[string]bool, unserved map[string]Unserved) []Fallback {
+	why := func(name string) string {
+		if u, ok := unserved[name]; ok {
+			return fmt.Sprintf("%q is %s, which Strata does not serve", name, u.Describe())
+		}
+		return fmt.Sprintf("%q is not a model_name in model_list", name)
 	}
-	for _, section := range sections {
-		for _, key := range fallbackKeys {
-			list, _ := section[key].([]Fallback)
-			for _, fb := range list {
-				if fb.Model != "*" && !served[fb.Model] {
-					d.errorf(fb.line, fb.path, "%q is not a model_name in model_list", fb.Model)
-				}
-				for i, to := range fb.To {
-					if !served[to] {
-						d.errorf(fb.line, fmt.Sprintf("%s[%d]", fb.path, i), "%q is not a model_name in model_list", to)
-					}
-				}
+	out := make([]Fallback, 0, len(list))
+	for _, fb := range list {
+		if fb.Model != "*" && !served[fb.Model] {
+			d.warnf(fb.line, "%s: %s: this fallback entry is skipped", fb.path, why(fb.Model))
+			continue
+		}
+		to := make([]string, 0, len(fb.To))
+		for i, name := range fb.To {
+			if !served[name] {
+				d.warnf(fb.line, "%s[%d]: %s: skipped when the fallbacks run", fb.path, i, why(name))
+				continue
 			}
+			to = append(to, name)
+		}
+		if len(to) > 0 {
+			fb.To = to
+			out = append(out, fb)
 		}
 	}
+	return out
 }
 
 // firstOf returns the first value that holds a T.
