@@ -154,6 +154,9 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
+	for _, n := range cfg.Notices {
+		log.Info(n)
+	}
 	deployments, err := buildDeployments(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -162,7 +165,9 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	rt, err := router.New(deployments, routerOptions(cfg.Settings.Routing, log, m))
+	opts := routerOptions(cfg.Settings.Routing, log, m)
+	opts.Unserved = unservedNames(cfg.Unserved)
+	rt, err := router.New(deployments, opts)
 	if err != nil {
 		return err
 	}
@@ -231,12 +236,16 @@ func serveGracefully(ctx context.Context, ln net.Listener, h http.Handler, log *
 }
 
 // buildDeployments makes every model entry ready to serve: credentials
-// providers, signers and HTTP clients are built here, once, never per request.
+// providers, signers and HTTP clients are built here, once, never per
+// request. An entry that cannot be built is reported and kept as a broken
+// deployment, which answers with its problems, so that the others serve;
+// only a config where none can be built stops the gateway.
 func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]*router.Deployment, error) {
 	httpClient := &http.Client{Transport: bedrock.NewTransport()}
 	var errs []error
 	var out []*router.Deployment
 	seen := make(map[string]int)
+	working := 0
 	awsCredentials := bedrock.NewCredentialStore(log)
 	var unpriced []string
 	defer func() { warnUnpriced(log, unpriced) }()
@@ -245,76 +254,121 @@ func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger)
 		if m.Line > 0 {
 			where = fmt.Sprintf("%s:%d: model_list[%d] (%s)", cfg.Path, m.Line, i, m.Name)
 		}
-		// Named as the deployment will be, so credential logs match request logs.
-		entry := fmt.Sprintf("%s#%d", m.Name, seen[m.Name]+1)
-		awsCfg, err := awsCredentials.Load(ctx, entry, bedrock.Auth{
-			AccessKeyID:      m.AWS.AccessKeyID.Value(),
-			SecretAccessKey:  m.AWS.SecretAccessKey.Value(),
-			SessionToken:     m.AWS.SessionToken.Value(),
-			Profile:          m.AWS.ProfileName,
-			Region:           m.AWS.Region,
-			RoleARN:          m.AWS.RoleName,
-			SessionName:      m.AWS.SessionName,
-			ExternalID:       m.AWS.ExternalID,
-			WebIdentityToken: m.AWS.WebIdentityToken.Value(),
-			STSEndpoint:      m.AWS.STSEndpoint,
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", where, err))
-			continue
-		}
-		client, err := bedrock.NewClient(bedrock.ClientOptions{
-			Region:      awsCfg.Region,
-			Endpoint:    runtimeEndpoint(m.AWS.RuntimeEndpoint, awsCfg),
-			Credentials: awsCfg.Credentials,
-			HTTPClient:  httpClient,
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", where, err))
-			continue
-		}
-		targets, warning, err := translate.NewTargets(m.BaseModel, m.Route, m.Params, cfg.Settings.DropParams)
-		if warning != "" {
-			log.Warn(where + ": " + warning)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", where, err))
-			continue
-		}
-		price, priced, err := deploymentPrice(m)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", where, err))
-			continue
-		}
 		seen[m.Name]++
-		d := &router.Deployment{
-			Name:      m.Name,
-			ID:        fmt.Sprintf("%s#%d", m.Name, seen[m.Name]),
-			BaseModel: m.BaseModel,
-			ModelID:   m.ModelID,
-			Policy:    deploymentPolicy(m.Deployment),
-			Client:    client,
-			Chat:      targets.Chat,
-			API:       targets.Family.API,
-			Route:     targets.Route,
-			Invoke:    targets.Invoke,
-			Embed:     targets.Embed,
-			Image:     targets.Image,
-			Price:     price,
+		id := fmt.Sprintf("%s#%d", m.Name, seen[m.Name])
+		var d *router.Deployment
+		var priced bool
+		var err error
+		if len(m.Problems) > 0 {
+			err = m.Problems
+		} else {
+			d, priced, err = buildDeployment(ctx, cfg, m, id, where, httpClient, awsCredentials, log)
 		}
+		if err != nil {
+			errs = append(errs, err)
+			if len(m.Problems) > 0 {
+				for _, p := range m.Problems {
+					log.Error("deployment cannot be built: its requests get this error until the config is fixed", "deployment", id, "problem", p.Error())
+				}
+			} else {
+				log.Error("deployment cannot be built: its requests get this error until the config is fixed", "deployment", id, "problem", err.Error())
+			}
+			out = append(out, &router.Deployment{Name: m.Name, ID: id, BaseModel: m.BaseModel, ModelID: m.ModelID, Broken: err})
+			continue
+		}
+		working++
 		if !priced {
 			unpriced = append(unpriced, d.ID)
 		}
-		log.Debug("deployment ready", "deployment", d.ID, "bedrock_model", d.ModelID, "serves", d.API, "route", d.Route, "region", client.Region(), "endpoint", client.Endpoint())
+		log.Debug("deployment ready", "deployment", d.ID, "bedrock_model", d.ModelID, "serves", d.API, "route", d.Route, "region", d.Client.Region(), "endpoint", d.Client.Endpoint())
 		out = append(out, d)
 	}
-	if len(errs) > 0 {
+	if working == 0 && len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: model_list has no models to serve", cfg.Path)
 	}
+	if len(errs) > 0 {
+		log.Warn(fmt.Sprintf("%d of %d deployments cannot be built and answer with their problems; the others serve", len(errs), len(out)))
+	}
 	return out, nil
+}
+
+// buildDeployment makes one model entry ready to serve;
+// priced says whether a price is known for its model.
+func buildDeployment(ctx context.Context, cfg *config.Config, m config.Model, id, where string, httpClient *http.Client, awsCredentials *bedrock.CredentialStore, log *slog.Logger) (d *router.Deployment, priced bool, err error) {
+	awsCfg, err := awsCredentials.Load(ctx, id, bedrock.Auth{
+		AccessKeyID:      m.AWS.AccessKeyID.Value(),
+		SecretAccessKey:  m.AWS.SecretAccessKey.Value(),
+		SessionToken:     m.AWS.SessionToken.Value(),
+		Profile:          m.AWS.ProfileName,
+		Region:           m.AWS.Region,
+		RoleARN:          m.AWS.RoleName,
+		SessionName:      m.AWS.SessionName,
+		ExternalID:       m.AWS.ExternalID,
+		WebIdentityToken: m.AWS.WebIdentityToken.Value(),
+		STSEndpoint:      m.AWS.STSEndpoint,
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", where, err)
+	}
+	client, err := bedrock.NewClient(bedrock.ClientOptions{
+		Region:      awsCfg.Region,
+		Endpoint:    runtimeEndpoint(m.AWS.RuntimeEndpoint, awsCfg),
+		Credentials: awsCfg.Credentials,
+		HTTPClient:  httpClient,
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", where, err)
+	}
+	dropParams := cfg.Settings.DropParams
+	if m.Deployment.DropParams != nil {
+		dropParams = *m.Deployment.DropParams
+	}
+	targets, warning, err := translate.NewTargets(m.BaseModel, m.Route, m.Params, dropParams)
+	if warning != "" {
+		log.Warn(where + ": " + warning)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", where, err)
+	}
+	price, priced, err := deploymentPrice(m)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", where, err)
+	}
+	d = &router.Deployment{
+		Name:       m.Name,
+		ID:         id,
+		BaseModel:  m.BaseModel,
+		ModelID:    m.ModelID,
+		Policy:     deploymentPolicy(m.Deployment),
+		DropParams: m.Deployment.AdditionalDropParams,
+		Client:     client,
+		Chat:       targets.Chat,
+		API:        targets.Family.API,
+		Route:      targets.Route,
+		Invoke:     targets.Invoke,
+		Embed:      targets.Embed,
+		Image:      targets.Image,
+		Price:      price,
+	}
+	return d, priced, nil
+}
+
+// unservedNames describes the model names only other providers have in
+// the config, for the router's 400.
+func unservedNames(list []config.Unserved) map[string]string {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(list))
+	for _, u := range list {
+		if _, dup := out[u.Name]; !dup {
+			out[u.Name] = u.Describe()
+		}
+	}
+	return out
 }
 
 // runtimeEndpoint picks the Bedrock runtime endpoint the way the AWS SDKs

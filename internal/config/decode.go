@@ -488,13 +488,13 @@ func (d *decoder) litellmParams(m *Model, fields []field, byKey map[string]field
 }
 
 // dropList checks additional_drop_params: top-level request parameters
-// other than the two every request needs.
+// other than those the gateway needs to answer at all.
 func (d *decoder) dropList(f field, names []string) []string {
 	kept := make([]string, 0, len(names))
 	for _, n := range names {
 		switch {
-		case n == "model" || n == "messages":
-			d.errorf(f.line, f.path, "cannot drop %s: every request needs it", n)
+		case n == "model" || n == "messages" || n == "stream" || n == "stream_options":
+			d.errorf(f.line, f.path, "cannot drop %s: the gateway needs it to answer", n)
 		case strings.ContainsAny(n, ".[]*"):
 			d.warnf(f.line, "%s: %q is a nested path, which Strata does not implement: it is not dropped; only top-level parameters are", f.path, n)
 		case n != "":

@@ -1,8 +1,13 @@
 package router
 
 import (
+	"errors"
 	"math"
+	"net/http"
+	"strings"
 	"time"
+
+	"github.com/strata-gateway/strata/internal/openai"
 )
 
 // tried is the set of a group's deployments one request already tried, by
@@ -31,7 +36,12 @@ func (r *Router) pick(g *group, stream bool, skip tried, now time.Time) (*Deploy
 	var roomBuf, warmBuf, freshBuf [stackCandidates]*Deployment
 	room := roomBuf[:0]
 	wait := time.Duration(math.MaxInt64)
+	usable := false
 	for _, d := range g.deployments {
+		if d.Broken != nil {
+			continue
+		}
+		usable = true
 		if w := d.state.limitWait(d.Policy, now); w > 0 {
 			wait = min(wait, w)
 			continue
@@ -49,7 +59,25 @@ func (r *Router) pick(g *group, stream bool, skip tried, now time.Time) (*Deploy
 		wait = min(wait, max(d.state.limitWait(d.Policy, now), time.Nanosecond))
 		room = without(room, d)
 	}
+	if !usable {
+		return nil, g.brokenError()
+	}
 	return nil, (&LimitError{Model: g.name, Wait: wait}).clientError()
+}
+
+// brokenError is the answer of a model name none of whose deployments
+// could be built: it names what is wrong with each, so that whoever reads
+// it can fix the config.
+func (g *group) brokenError() error {
+	problems := make([]string, 0, len(g.deployments))
+	var errs []error
+	for _, d := range g.deployments {
+		problems = append(problems, d.ID+": "+strings.ReplaceAll(d.Broken.Error(), "\n", "; "))
+		errs = append(errs, d.Broken)
+	}
+	return &openai.Error{Status: http.StatusServiceUnavailable, Type: openai.TypeUnavailable, Param: "model", Code: "deployment_misconfigured",
+		Message: "model " + g.name + " cannot be called: the gateway's config for it has problems; fix them and restart Strata: " + strings.Join(problems, " | "),
+		Err:     errors.Join(errs...)}
 }
 
 // warmOf keeps the deployments not cooling down; if every one is, the one

@@ -37,6 +37,14 @@ type Deployment struct {
 	Image     *translate.ImageTarget  // set for image-generation models
 	Policy    Policy
 	Price     spend.Price // what a call costs; zero for a model without a known price
+	// DropParams (additional_drop_params) are request parameters never
+	// sent to this deployment, whatever the client asks.
+	DropParams []string
+	// Broken says why the deployment could not be built (an unset
+	// environment variable, a placeholder role ARN ...). The router skips
+	// it while its model name has deployments that work, and answers with
+	// this error when none does; the other fields may be unset.
+	Broken error
 
 	index   int // position among its model name's deployments
 	state   state
@@ -96,6 +104,10 @@ type Options struct {
 	ContentPolicyFallbacks map[string][]string
 	// Aliases map other names clients send (model_group_alias) to model names.
 	Aliases map[string]string
+	// Unserved describes the model names the config gives to other
+	// providers, e.g. "gpt-4o" -> `an openai model ("openai/gpt-4o")`: a
+	// request for one gets a 400 that says so.
+	Unserved map[string]string
 
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
@@ -107,8 +119,9 @@ type Options struct {
 
 // Router holds the deployments by model name and their runtime state.
 type Router struct {
-	groups map[string]*group
-	names  []string // in config order, each once
+	groups   map[string]*group
+	names    []string // in config order, each once
+	unserved map[string]string
 
 	strategy          string
 	allowedFails      int
@@ -140,6 +153,7 @@ type group struct {
 func New(deployments []*Deployment, opts Options) (*Router, error) {
 	r := &Router{
 		groups:            make(map[string]*group),
+		unserved:          opts.Unserved,
 		strategy:          opts.Strategy,
 		allowedFails:      valueOr(opts.AllowedFails, DefaultAllowedFails),
 		cooldownTime:      valueOr(opts.CooldownTime, DefaultCooldownTime),
@@ -262,6 +276,12 @@ func (r *Router) CoolingDown(d *Deployment) (bool, time.Time) {
 func (r *Router) unknownModel(name string) error {
 	if name == "" {
 		return openai.InvalidRequest("model", "model is required; available models: %s", strings.Join(r.names, ", "))
+	}
+	if what, ok := r.unserved[name]; ok {
+		e := openai.InvalidRequest("model", "model %q is %s in this gateway's config: this gateway serves AWS Bedrock models only, and does not call that provider; available models: %s",
+			name, what, strings.Join(r.names, ", "))
+		e.Code = "model_provider_not_served"
+		return e
 	}
 	e := openai.InvalidRequest("model", "model %q is not served here; available models: %s", name, strings.Join(r.names, ", "))
 	e.Code = "model_not_found"

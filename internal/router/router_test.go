@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -776,5 +777,54 @@ func TestAliasesServeTheirModelName(t *testing.T) {
 	}
 	if _, err := New(nil, Options{Aliases: map[string]string{"a": "nothing"}}); err == nil {
 		t.Error("an alias of an unserved model name was accepted")
+	}
+}
+
+func TestBrokenDeploymentsAreSkipped(t *testing.T) {
+	f := newFixture(t, Options{Fallbacks: map[string][]string{"nova": {"claude"}}},
+		dep("claude", Policy{}), dep("claude", Policy{}), dep("nova", Policy{}))
+	problem := errors.New("config.yaml:5: model_list[0].litellm_params.aws_role_name: environment variable ROLE is not set")
+	f.byID["claude#1"].Broken = problem
+	f.byID["nova#1"].Broken = errors.New("config.yaml:9: model_list[2].litellm_params.aws_region_name: environment variable REGION is not set")
+
+	// The broken deployment of a name that has another is never picked.
+	for range 20 {
+		served, _, attempts, err := f.call(t, Request{Model: "claude"}, nil, Usage{})
+		if err != nil || served != "claude#2" || len(attempts) != 1 {
+			t.Fatalf("served by %q after %v, %v; want claude#2 alone", served, attempts, err)
+		}
+	}
+
+	// A name whose deployments are all broken answers with what is wrong,
+	// after its fallbacks had their turn.
+	served, tally, _, err := f.call(t, Request{Model: "nova"}, nil, Usage{})
+	if err != nil || served != "claude#2" || tally.Fallbacks != 1 {
+		t.Fatalf("nova served by %q (%+v), %v; want its fallback claude#2", served, tally, err)
+	}
+	_, _, attempts, err := f.call(t, Request{Model: "nova", Fallbacks: []string{}}, nil, Usage{})
+	var oe *openai.Error
+	if !errors.As(err, &oe) || oe.Status != http.StatusServiceUnavailable || oe.Code != "deployment_misconfigured" ||
+		!strings.Contains(oe.Message, "nova#1: config.yaml:9: model_list[2].litellm_params.aws_region_name: environment variable REGION is not set") {
+		t.Fatalf("error = %#v, want a 503 naming the setting", err)
+	}
+	if len(attempts) != 0 {
+		t.Errorf("attempts = %v on a broken deployment", attempts)
+	}
+}
+
+func TestUnservedModelNames(t *testing.T) {
+	f := newFixture(t, Options{Unserved: map[string]string{"gpt-4o": `an openai model ("openai/gpt-4o")`}}, dep("claude", Policy{}))
+	err := f.r.Has("gpt-4o")
+	var oe *openai.Error
+	if !errors.As(err, &oe) || oe.Status != http.StatusBadRequest || oe.Param != "model" {
+		t.Fatalf("Has(gpt-4o) = %#v, want a 400 about model", err)
+	}
+	for _, want := range []string{`"gpt-4o" is an openai model ("openai/gpt-4o")`, "serves AWS Bedrock models only", "available models: claude"} {
+		if !strings.Contains(oe.Message, want) {
+			t.Errorf("message %q lacks %q", oe.Message, want)
+		}
+	}
+	if strings.Contains(oe.Message, "bedrock/gpt-4o") {
+		t.Errorf("message suggests bedrock/gpt-4o: %s", oe.Message)
 	}
 }

@@ -191,6 +191,11 @@ func (s *Server) openChat(ctx context.Context, log *slog.Logger, d *router.Deplo
 	if err := d.Serves(translate.APIChat); err != nil {
 		return chatAnswer{}, err
 	}
+	if len(d.DropParams) > 0 {
+		var dropped []translate.Dropped
+		req, dropped = translate.WithoutParams(req, d.DropParams)
+		translate.LogDropped(log, dropped)
+	}
 	if d.Invoke != nil {
 		return s.openInvokeChat(ctx, log, d, req, meta)
 	}

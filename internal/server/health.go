@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,7 +51,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	var wg sync.WaitGroup
 	for i, d := range all {
 		results[i] = s.routerView(d)
-		if s.healthCheckUpstream && (d.API == "" || d.API == translate.APIChat) {
+		if s.healthCheckUpstream && d.Broken == nil && (d.API == "" || d.API == translate.APIChat) {
 			wg.Go(func() { s.checkDeployment(r.Context(), d, &results[i]) })
 		}
 	}
@@ -72,6 +73,10 @@ func (s *Server) routerView(d *router.Deployment) endpointHealth {
 	e := endpointHealth{ModelName: d.Name, Deployment: d.ID, Model: "bedrock/" + d.BaseModel, ModelID: d.ModelID}
 	if d.Client != nil {
 		e.Region, e.APIBase = d.Client.Region(), d.Client.Endpoint()
+	}
+	if d.Broken != nil {
+		e.Error = "cannot be built: " + strings.ReplaceAll(d.Broken.Error(), "\n", "; ")
+		return e
 	}
 	if cooling, until := s.router.CoolingDown(d); cooling {
 		e.CoolingDownUntil = &until
