@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
 )
 
 // ResponsesRequest is the body of POST /responses. Fields OpenAI defines
@@ -660,4 +661,42 @@ func textLogprobs(eventType string) *[]any {
 		return &[]any{}
 	}
 	return nil
+}
+
+// AppendJSON appends the event's JSON to b. Deltas, most of a stream, are
+// written without reflection; other events go through MarshalJSON.
+func (e *ResponseEvent) AppendJSON(b []byte) ([]byte, error) {
+	switch e.Type {
+	case EventOutputTextDelta, EventReasoningTextDelta, EventRefusalDelta:
+		b = append(b, `{"type":`...)
+		b = appendJSONString(b, e.Type)
+		b = append(b, `,"content_index":`...)
+		b = strconv.AppendInt(b, int64(e.ContentIndex), 10)
+		b = append(b, `,"delta":`...)
+		b = appendJSONString(b, e.Delta)
+		b = append(b, `,"item_id":`...)
+		b = appendJSONString(b, e.ItemID)
+		if e.Type == EventOutputTextDelta {
+			b = append(b, `,"logprobs":[]`...)
+		}
+	case EventArgumentsDelta, EventSummaryTextDelta:
+		b = append(b, `{"type":`...)
+		b = appendJSONString(b, e.Type)
+		b = append(b, `,"delta":`...)
+		b = appendJSONString(b, e.Delta)
+		b = append(b, `,"item_id":`...)
+		b = appendJSONString(b, e.ItemID)
+	default:
+		raw, err := e.MarshalJSON()
+		return append(b, raw...), err
+	}
+	b = append(b, `,"output_index":`...)
+	b = strconv.AppendInt(b, int64(e.OutputIndex), 10)
+	b = append(b, `,"sequence_number":`...)
+	b = strconv.AppendInt(b, int64(e.SequenceNumber), 10)
+	if e.Type == EventSummaryTextDelta {
+		b = append(b, `,"summary_index":`...)
+		b = strconv.AppendInt(b, int64(e.SummaryIndex), 10)
+	}
+	return append(b, '}'), nil
 }

@@ -247,15 +247,11 @@ func (h *heldResponse) note(c *openai.ChatChunk) {
 
 // appendEvent appends ev as a server-sent event, named as OpenAI names it.
 func appendEvent(b []byte, ev *openai.ResponseEvent) ([]byte, error) {
-	data, err := json.Marshal(ev)
-	if err != nil {
-		return b, err
-	}
 	b = append(b, "event: "...)
 	b = append(b, ev.Type...)
 	b = append(b, "\ndata: "...)
-	b = append(b, data...)
-	return append(b, '\n', '\n'), nil
+	b, err := ev.AppendJSON(b)
+	return append(b, '\n', '\n'), err
 }
 
 // relayResponse writes a streamed response as server-sent events, flushed

@@ -101,3 +101,43 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 	r.off = (r.off + n) % len(r.frame)
 	return n, nil
 }
+
+// One stream event of the Responses API: the same frame as
+// BenchmarkStreamEvent through the chat stream, then the Responses stream,
+// then encoded as the SSE event the server writes.
+func BenchmarkResponsesStreamEvent(b *testing.B) {
+	var frame bytes.Buffer
+	msg := eventstream.Message{Payload: []byte(`{"contentBlockIndex":0,"delta":{"text":" sea"},"p":"abcdefghijklmnopqrstu"}`)}
+	msg.Headers.Set(":event-type", eventstream.StringValue("contentBlockDelta"))
+	msg.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+	msg.Headers.Set(":message-type", eventstream.StringValue("event"))
+	if err := eventstream.NewEncoder().Encode(&frame, msg); err != nil {
+		b.Fatal(err)
+	}
+	stream := bedrock.NewStreamReader(io.NopCloser(&repeatReader{frame: frame.Bytes()}))
+	call, err := translate.ChatFromResponses(&openai.ResponsesRequest{Model: "m", Input: openai.Input{Text: new(string)}}, nil, func(p string) string { return p + "_1" })
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs := translate.NewResponsesStream(call.NewResponse("resp_1", 1700000000, "m"), call.Answer)
+	var line []byte
+	emit := func(ev *openai.ResponseEvent) error {
+		var err error
+		line, err = ev.AppendJSON(append(append(append(line[:0], "event: "...), ev.Type...), "\ndata: "...))
+		line = append(line, '\n', '\n')
+		return err
+	}
+	tr := translate.NewChatStream(fixedMeta, false)
+	chunk := func(c *openai.ChatChunk) error { return rs.Chunk(c, emit) }
+	var ev bedrock.StreamEvent
+	b.ReportAllocs()
+	b.SetBytes(int64(frame.Len()))
+	for b.Loop() {
+		if err := stream.Next(&ev); err != nil {
+			b.Fatal(err)
+		}
+		if err := tr.Event(&ev, chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
