@@ -23,7 +23,6 @@ import (
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/config"
 	"github.com/strata-gateway/strata/internal/fetch"
-	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/router"
 	"github.com/strata-gateway/strata/internal/server"
 	"github.com/strata-gateway/strata/internal/translate"
@@ -171,6 +170,13 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	acct := newAccounting(nil, m, log)
+	defer func() {
+		// Every request has ended: write the spend rows still buffered.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		acct.Close(ctx, log)
+	}()
 	srv := server.New(server.Options{
 		Router:              rt,
 		Logger:              log,
@@ -182,8 +188,10 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 			AllowedHosts:      cfg.Settings.URLAllowedHosts,
 			DisableValidation: cfg.Settings.URLValidationOff,
 		}),
-		Limiter:       limits.New(limits.Options{Logger: log}),
+		Limiter:       acct.limiter,
 		GatewayBudget: gatewayBudget(cfg.Settings),
+		CallerOf:      callerOf,
+		SpendLog:      acct.spendLog(),
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -45,11 +45,18 @@ func periodOf(now, anchor time.Time, every time.Duration) (start, end time.Time)
 	if every <= 0 {
 		return time.Time{}, time.Time{}
 	}
-	if anchor.IsZero() || anchor.After(now) {
+	if anchor.IsZero() {
 		start = windowStart(now, every)
 		return start, start.Add(every)
 	}
 	n := now.Sub(anchor) / every
+	if now.Before(anchor) {
+		// An anchor ahead of now (the next reset): count periods back from it.
+		n = -((anchor.Sub(now) + every - 1) / every)
+		if !anchor.Add(n * every).Add(every).After(now) {
+			n++
+		}
+	}
 	start = anchor.Add(n * every)
 	return start, start.Add(every)
 }

@@ -213,3 +213,23 @@ func TestCounterOutageAdmits(t *testing.T) {
 		t.Fatalf("a counter outage refused the request: %v", err)
 	}
 }
+
+func TestPeriodOf(t *testing.T) {
+	now := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	for _, tt := range []struct {
+		anchor     time.Time
+		start, end time.Time
+	}{
+		{now.Add(-36 * time.Hour), now.Add(-12 * time.Hour), now.Add(12 * time.Hour)}, // created a day and a half ago
+		{now.Add(6 * time.Hour), now.Add(-18 * time.Hour), now.Add(6 * time.Hour)},    // the next reset, 6h ahead
+		{now.Add(30 * time.Hour), now.Add(-18 * time.Hour), now.Add(6 * time.Hour)},   // a reset further ahead
+		{now, now, now.Add(day)},
+		{now.Add(day), now, now.Add(day)},
+	} {
+		start, end := periodOf(now, tt.anchor, day)
+		if !start.Equal(tt.start) || !end.Equal(tt.end) {
+			t.Errorf("anchor %v: period %v to %v, want %v to %v", tt.anchor, start, end, tt.start, tt.end)
+		}
+	}
+}

@@ -20,6 +20,8 @@ type Metrics struct {
 	cooldowns      *prometheus.CounterVec
 	inFlight       *prometheus.GaugeVec
 	upstreamErrors *prometheus.CounterVec
+	spendDropped   prometheus.Counter
+	spendCost      *prometheus.CounterVec
 }
 
 // Label names.
@@ -71,7 +73,15 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Failed calls to Bedrock, by deployment and Bedrock exception name (or ConnectionError, StreamTruncated, CredentialsError, timeout, stream_timeout, stream_idle_timeout).",
 		}, []string{labelModel, labelDeployment, "exception"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ttft, m.tokens, m.retries, m.fallbacks, m.cooldowns, m.inFlight, m.upstreamErrors} {
+	m.spendDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "strata_spend_logs_dropped_total",
+		Help: "Spend log rows that could not be written and were dropped (queue full, or the database unreachable for too long).",
+	})
+	m.spendCost = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "strata_spend_usd_total",
+		Help: "What answered requests cost, in US dollars, by the model_name asked for.",
+	}, []string{labelModel})
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ttft, m.tokens, m.retries, m.fallbacks, m.cooldowns, m.inFlight, m.upstreamErrors, m.spendDropped, m.spendCost} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
@@ -86,6 +96,22 @@ func (m *Metrics) Request(modelName, deployment string, status int) {
 		return
 	}
 	m.requests.WithLabelValues(modelName, deployment, statusLabel(status)).Inc()
+}
+
+// SpendDropped counts spend log rows dropped.
+func (m *Metrics) SpendDropped(n int) {
+	if m == nil {
+		return
+	}
+	m.spendDropped.Add(float64(n))
+}
+
+// Spend adds what a request cost.
+func (m *Metrics) Spend(modelName string, usd float64) {
+	if m == nil || usd <= 0 {
+		return
+	}
+	m.spendCost.WithLabelValues(modelName).Add(usd)
 }
 
 // Retry counts a call tried again.

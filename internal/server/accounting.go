@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"strconv"
 	"time"
@@ -64,11 +65,12 @@ func (s *Server) priced(h http.Header, rec *requestRecord, call *router.Call, u 
 // its spend row to the spend log, off the request path.
 func (s *Server) settle(ctx context.Context, id string, rec *requestRecord, status int, start, end time.Time) {
 	rec.lease.End(ctx, int64(rec.spend.InputTokens+rec.spend.OutputTokens), rec.cost)
+	s.metrics.Spend(rec.model, rec.cost)
 	if s.spendLog == nil {
 		return
 	}
 	s.spendLog(spend.Row{
-		RequestID: id, CallType: rec.callType, Stream: rec.stream,
+		ID: rand.Text(), RequestID: id, CallType: rec.callType, Stream: rec.stream,
 		KeyHash: rec.caller.KeyHash, KeyAlias: rec.caller.KeyAlias, TeamID: rec.caller.TeamID, UserID: rec.caller.UserID,
 		EndUser: rec.endUser,
 		Model:   rec.model, ModelGroup: rec.modelGroup, Deployment: rec.deployment, ModelID: rec.modelID,

@@ -51,6 +51,8 @@ type Options struct {
 	// SpendLog takes every model request's spend row when it ends; it must
 	// not block (the spend batcher's Add). nil logs no spend.
 	SpendLog func(spend.Row)
+	// SpendStore serves GET /spend/logs; nil leaves the route out.
+	SpendStore store.SpendLogs
 }
 
 // Server serves the OpenAI-compatible API.
@@ -74,6 +76,7 @@ type Server struct {
 	gatewayBudget *limits.Scope
 	callerOf      func(ctx context.Context) Caller
 	spendLog      func(spend.Row)
+	spendStore    store.SpendLogs
 }
 
 // DefaultMaxRequestBytes is large enough for several inline images.
@@ -98,6 +101,7 @@ func New(opts Options) *Server {
 		gatewayBudget: opts.GatewayBudget,
 		callerOf:      opts.CallerOf,
 		spendLog:      opts.SpendLog,
+		spendStore:    opts.SpendStore,
 	}
 	if s.fetcher == nil {
 		s.fetcher = fetch.New(fetch.Options{})
@@ -139,6 +143,10 @@ func (s *Server) routes() {
 	mux.Handle("GET /health", s.handle(s.health))
 	if s.gatherer != nil {
 		mux.Handle("GET /metrics", s.metricsHandler())
+	}
+	if s.spendStore != nil {
+		mux.Handle("GET /spend/logs", s.handle(s.spendLogs))
+		mux.Handle("/spend/logs", s.handle(methodNotAllowed("GET")))
 	}
 	mux.Handle("/", s.handle(s.notFound))
 	s.mux = mux

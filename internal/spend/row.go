@@ -5,6 +5,7 @@ import "time"
 // Row is one request's spend log entry: who asked, for what, what it used
 // and cost. It holds no prompt or answer text.
 type Row struct {
+	ID        string // unique per row, so a batch written twice is stored once
 	RequestID string
 	CallType  string // "chat", "embeddings" or "images"
 	Stream    bool
