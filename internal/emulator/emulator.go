@@ -129,6 +129,7 @@ var operations = []operation{
 	{name: "ConverseStream", suffix: "/converse-stream", serve: (*Emulator).serveConverseStream},
 	{name: "InvokeModel", suffix: "/invoke", serve: (*Emulator).serveInvoke},
 	{name: "InvokeModelWithResponseStream", suffix: "/invoke-with-response-stream", serve: (*Emulator).serveInvokeStream},
+	{name: "CountTokens", suffix: "/count-tokens", serve: (*Emulator).serveCountTokens},
 }
 
 const (

@@ -2,8 +2,11 @@ package emulator
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
@@ -14,6 +17,8 @@ import (
 type chatSpec struct {
 	schema *field
 	check  func(body map[string]any) error // rules beyond the schema; nil: none
+	// checkModel applies rules that depend on the model; nil: none.
+	checkModel func(modelID string, body map[string]any) error
 	// read finds what the echo needs in a body.
 	read func(body map[string]any) chatInput
 	// stops spells Converse's stop reasons (end_turn, max_tokens,
@@ -36,6 +41,11 @@ type chatInput struct {
 
 // chatOutput is the answer in the family's terms.
 type chatOutput struct {
+	// blocks is a scripted answer's content, for families that render more
+	// than text (Anthropic's tool_use and thinking blocks); nil: text only.
+	blocks        []bedrock.ContentBlock
+	cacheRead     int
+	cacheWrite    int
 	text          string
 	stop          string // the family's stop reason
 	stopSequence  string // the sequence that stopped it, if any
@@ -44,8 +54,18 @@ type chatOutput struct {
 
 func chatFamily(prefix string, spec *chatSpec) *invokeFamily {
 	f := &invokeFamily{prefix: prefix, stream: spec.chunks != nil, schema: func(string) *field { return spec.schema }}
-	if spec.check != nil {
-		f.check = func(_ string, body map[string]any) error { return spec.check(body) }
+	if spec.check != nil || spec.checkModel != nil {
+		f.check = func(modelID string, body map[string]any) error {
+			if spec.check != nil {
+				if err := spec.check(body); err != nil {
+					return err
+				}
+			}
+			if spec.checkModel != nil {
+				return spec.checkModel(modelID, body)
+			}
+			return nil
+		}
 	}
 	f.answer = func(e *Emulator, x *exchange, body map[string]any, streaming bool) (invokeAnswer, error) {
 		in := spec.read(body)
@@ -53,8 +73,12 @@ func chatFamily(prefix string, spec *chatSpec) *invokeFamily {
 		stop := bedrock.StopEndTurn
 		if s, ok := e.takeScript(x.call.ModelID); ok {
 			out.text = scriptText(s.Response)
+			if s.Response.Output.Message != nil {
+				out.blocks = s.Response.Output.Message.Content
+			}
 			stop = s.Response.StopReason
 			out.input, out.output = s.Response.Usage.InputTokens, s.Response.Usage.OutputTokens
+			out.cacheRead, out.cacheWrite = s.Response.Usage.CacheReadInputTokens, s.Response.Usage.CacheWriteInputTokens
 			if out.input == 0 && out.output == 0 {
 				out.input, out.output = in.words, countWords(out.text)
 			}
@@ -180,11 +204,20 @@ var anthropicChat = &chatSpec{
 		"tools":             anyValue(),
 		"tool_choice":       anyValue(),
 		"metadata":          anyValue(),
-		"anthropic_beta":    anyValue(),
+		"anthropic_beta":    array(str()),
+		// Newer Claude models' keys; check refuses them on models without
+		// the feature, as Bedrock does.
+		"output_config":      anyValue(),
+		"context_management": anyValue(),
 	}),
 	check: func(body map[string]any) error {
 		if v := getString(body, "anthropic_version"); v != "bedrock-2023-05-31" {
 			return validationError("anthropic_version: must be bedrock-2023-05-31, got " + v)
+		}
+		for _, b := range getStrings(body, "anthropic_beta") {
+			if !anthropicBetas[b] {
+				return validationError("invalid beta flag")
+			}
 		}
 		msgs, _ := body["messages"].([]any)
 		prev := ""
@@ -203,6 +236,7 @@ var anthropicChat = &chatSpec{
 		}
 		return nil
 	},
+	checkModel: anthropicModelCheck,
 	read: func(body map[string]any) chatInput {
 		in := chatInput{maxTokens: intPtr(body, "max_tokens"), stops: getStrings(body, "stop_sequences")}
 		if s, ok := body["system"].(string); ok {
@@ -219,16 +253,17 @@ var anthropicChat = &chatSpec{
 		}
 		return in
 	},
-	stops: map[string]string{bedrock.StopEndTurn: "end_turn", bedrock.StopMaxTokens: "max_tokens", bedrock.StopSequence: "stop_sequence"},
+	stops: map[string]string{bedrock.StopEndTurn: "end_turn", bedrock.StopMaxTokens: "max_tokens", bedrock.StopSequence: "stop_sequence",
+		bedrock.StopToolUse: "tool_use"},
 	answer: func(modelID string, _ map[string]any, out chatOutput) any {
 		content := []map[string]any{}
-		if out.text != "" {
-			content = append(content, map[string]any{"type": "text", "text": out.text})
+		for _, b := range anthropicBlocks(out) {
+			content = append(content, b)
 		}
 		return map[string]any{
 			"id": messageID("msg_bdrk_"), "type": "message", "role": "assistant", "model": baseModelID(modelID),
 			"content": content, "stop_reason": out.stop, "stop_sequence": nullable(out.stopSequence),
-			"usage": map[string]any{"input_tokens": out.input, "output_tokens": out.output},
+			"usage": anthropicUsage(out, out.output),
 		}
 	},
 	chunks: func(modelID string, _ map[string]any, out chatOutput) []map[string]any {
@@ -236,20 +271,128 @@ var anthropicChat = &chatSpec{
 			{"type": "message_start", "message": map[string]any{
 				"id": messageID("msg_bdrk_"), "type": "message", "role": "assistant", "model": baseModelID(modelID),
 				"content": []any{}, "stop_reason": nil, "stop_sequence": nil,
-				"usage": map[string]any{"input_tokens": out.input, "output_tokens": 1},
+				"usage": anthropicUsage(out, 1),
 			}},
-			{"type": "content_block_start", "index": 0, "content_block": map[string]any{"type": "text", "text": ""}},
 		}
-		for _, w := range wordChunks(out.text) {
-			chunks = append(chunks, map[string]any{"type": "content_block_delta", "index": 0, "delta": map[string]any{"type": "text_delta", "text": w}})
+		for i, b := range anthropicBlocks(out) {
+			delta := func(d map[string]any) {
+				chunks = append(chunks, map[string]any{"type": "content_block_delta", "index": i, "delta": d})
+			}
+			switch b["type"] {
+			case "text":
+				chunks = append(chunks, map[string]any{"type": "content_block_start", "index": i, "content_block": map[string]any{"type": "text", "text": ""}})
+				for _, w := range wordChunks(b["text"].(string)) {
+					delta(map[string]any{"type": "text_delta", "text": w})
+				}
+			case "thinking":
+				chunks = append(chunks, map[string]any{"type": "content_block_start", "index": i, "content_block": map[string]any{"type": "thinking", "thinking": "", "signature": ""}})
+				for _, w := range wordChunks(b["thinking"].(string)) {
+					delta(map[string]any{"type": "thinking_delta", "thinking": w})
+				}
+				delta(map[string]any{"type": "signature_delta", "signature": b["signature"]})
+			case "redacted_thinking":
+				chunks = append(chunks, map[string]any{"type": "content_block_start", "index": i, "content_block": b})
+			case "tool_use":
+				chunks = append(chunks, map[string]any{"type": "content_block_start", "index": i, "content_block": map[string]any{"type": "tool_use", "id": b["id"], "name": b["name"], "input": map[string]any{}}})
+				input := string(b["input"].(json.RawMessage))
+				for len(input) > 0 { // in pieces, as Bedrock streams a tool's input
+					n := min(len(input), 7)
+					delta(map[string]any{"type": "input_json_delta", "partial_json": input[:n]})
+					input = input[n:]
+				}
+			}
+			chunks = append(chunks, map[string]any{"type": "content_block_stop", "index": i})
 		}
 		return append(chunks,
-			map[string]any{"type": "content_block_stop", "index": 0},
 			map[string]any{"type": "message_delta", "delta": map[string]any{"stop_reason": out.stop, "stop_sequence": nullable(out.stopSequence)},
 				"usage": map[string]any{"output_tokens": out.output}},
 			map[string]any{"type": "message_stop"},
 		)
 	},
+}
+
+// anthropicModelCheck refuses what only newer Claude models take, as
+// Bedrock does on older ones: effort, context management, thinking, and
+// max_tokens above the model's output limit.
+func anthropicModelCheck(modelID string, body map[string]any) error {
+	id := baseModelID(modelID)
+	newer := func(prefixes ...string) bool {
+		for _, p := range prefixes {
+			if strings.HasPrefix(id, p) {
+				return true
+			}
+		}
+		return false
+	}
+	claude4 := newer("anthropic.claude-opus-4", "anthropic.claude-sonnet-4", "anthropic.claude-haiku-4")
+	if _, ok := body["output_config"]; ok && !newer("anthropic.claude-opus-4-5", "anthropic.claude-opus-4-6") {
+		return validationError("output_config: Extra inputs are not permitted")
+	}
+	if _, ok := body["context_management"]; ok && !claude4 {
+		return validationError("context_management: Extra inputs are not permitted")
+	}
+	if th, ok := body["thinking"].(map[string]any); ok {
+		switch {
+		case getString(th, "type") == "adaptive" && !newer("anthropic.claude-opus-4-6"):
+			return validationError("thinking.type: adaptive thinking is not supported on this model")
+		case !claude4 && !newer("anthropic.claude-3-7"):
+			return validationError("thinking: Extra inputs are not permitted")
+		}
+	}
+	limit := 0
+	switch {
+	case newer("anthropic.claude-3-5"):
+		limit = 8192
+	case newer("anthropic.claude-3-haiku", "anthropic.claude-3-sonnet", "anthropic.claude-3-opus", "anthropic.claude-v2", "anthropic.claude-instant"):
+		limit = 4096
+	}
+	if n := intPtr(body, "max_tokens"); limit > 0 && n != nil && *n > limit {
+		return validationError("max_tokens: " + strconv.Itoa(*n) + " > " + strconv.Itoa(limit) + ", which is the maximum allowed number of output tokens for " + id)
+	}
+	return nil
+}
+
+// anthropicBetas are the anthropic_beta values Bedrock's Claude accepts.
+var anthropicBetas = map[string]bool{
+	"computer-use-2024-10-22": true, "computer-use-2025-01-24": true, "computer-use-2025-11-24": true,
+	"token-efficient-tools-2025-02-19": true, "interleaved-thinking-2025-05-14": true, "output-128k-2025-02-19": true,
+	"dev-full-thinking-2025-05-14": true, "context-1m-2025-08-07": true, "context-management-2025-06-27": true,
+	"effort-2025-11-24": true, "tool-search-tool-2025-10-19": true, "tool-examples-2025-10-29": true,
+}
+
+func anthropicUsage(out chatOutput, output int) map[string]any {
+	return map[string]any{"input_tokens": out.input, "output_tokens": output,
+		"cache_read_input_tokens": out.cacheRead, "cache_creation_input_tokens": out.cacheWrite}
+}
+
+// anthropicBlocks renders the answer's content as Anthropic blocks: the
+// echo's text, or a scripted answer's text, thinking and tool calls.
+func anthropicBlocks(out chatOutput) []map[string]any {
+	if out.blocks == nil {
+		if out.text == "" {
+			return nil
+		}
+		return []map[string]any{{"type": "text", "text": out.text}}
+	}
+	var blocks []map[string]any
+	for _, b := range out.blocks {
+		switch {
+		case b.Text != nil:
+			blocks = append(blocks, map[string]any{"type": "text", "text": *b.Text})
+		case b.ToolUse != nil:
+			input := b.ToolUse.Input
+			if len(input) == 0 {
+				input = json.RawMessage("{}")
+			}
+			blocks = append(blocks, map[string]any{"type": "tool_use", "id": b.ToolUse.ToolUseID, "name": b.ToolUse.Name, "input": input})
+		case b.ReasoningContent != nil && b.ReasoningContent.ReasoningText != nil:
+			rt := b.ReasoningContent.ReasoningText
+			blocks = append(blocks, map[string]any{"type": "thinking", "thinking": rt.Text, "signature": rt.Signature})
+		case b.ReasoningContent != nil:
+			blocks = append(blocks, map[string]any{"type": "redacted_thinking", "data": base64.StdEncoding.EncodeToString(b.ReasoningContent.RedactedContent)})
+		}
+	}
+	return blocks
 }
 
 // anthropicText is a message's text: the string, or its text blocks joined.

@@ -293,3 +293,50 @@ func assertAPIError(t *testing.T, err error, status int, code string) {
 		t.Errorf("status = %d, want %d", respErr.HTTPStatusCode(), status)
 	}
 }
+
+// CountTokens as the AWS SDK sends it: an InvokeModel body (a blob) or a
+// Converse request, answered with inputTokens.
+func TestSDKCountTokens(t *testing.T) {
+	emu, srv := startEmulator(t, Options{Region: DemoRegion})
+	client := sdkClient(srv, DemoAccessKeyID, DemoSecretAccessKey)
+	ctx := context.Background()
+
+	out, err := client.CountTokens(ctx, &bedrockruntime.CountTokensInput{
+		ModelId: aws.String(testModel),
+		Input: &types.CountTokensInputMemberInvokeModel{Value: types.InvokeModelTokensRequest{
+			Body: []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"system":"be brief","messages":[{"role":"user","content":"count these four"}]}`),
+		}},
+	})
+	if err != nil {
+		t.Fatalf("CountTokens (invokeModel): %v", err)
+	}
+	if got := aws.ToInt32(out.InputTokens); got != 5 {
+		t.Errorf("inputTokens = %d, want 5 (the words of system and messages)", got)
+	}
+	out, err = client.CountTokens(ctx, &bedrockruntime.CountTokensInput{
+		ModelId: aws.String(testModel),
+		Input: &types.CountTokensInputMemberConverse{Value: types.ConverseTokensRequest{
+			Messages: userText("one two three"),
+		}},
+	})
+	if err != nil {
+		t.Fatalf("CountTokens (converse): %v", err)
+	}
+	if got := aws.ToInt32(out.InputTokens); got != 3 {
+		t.Errorf("inputTokens = %d, want 3", got)
+	}
+	if calls := emu.Calls(); len(calls) != 2 || calls[0].Operation != "CountTokens" || calls[0].Status != http.StatusOK {
+		t.Errorf("calls: %+v", calls)
+	}
+
+	_, err = client.CountTokens(ctx, &bedrockruntime.CountTokensInput{
+		ModelId: aws.String(testModel),
+		Input: &types.CountTokensInputMemberInvokeModel{Value: types.InvokeModelTokensRequest{
+			Body: []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"messages":[{"role":"user","content":"x"}],"stream":true}`),
+		}},
+	})
+	var ve *types.ValidationException
+	if !errors.As(err, &ve) || !strings.Contains(ve.ErrorMessage(), "extraneous key [stream]") {
+		t.Errorf("a body InvokeModel would refuse: %v", err)
+	}
+}
