@@ -137,6 +137,12 @@ func (s *Server) routes() {
 		mux.Handle("GET "+prefix+"/models", s.handle(s.listModels))
 		mux.Handle("GET "+prefix+"/models/{model...}", s.handle(s.getModel))
 	}
+	mux.Handle("POST /v1/messages", s.handleAnthropic(s.messages))
+	mux.Handle("POST /v1/messages/count_tokens", s.handleAnthropic(s.countTokens))
+	mux.Handle("/v1/messages", s.handleAnthropic(methodNotAllowed("POST")))
+	mux.Handle("/v1/messages/", s.handleAnthropic(s.anthropicNotFound))
+	// Claude Code checks that its base URL answers before it starts.
+	mux.Handle("HEAD /{$}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	mux.Handle("GET /health/liveliness", s.handle(s.liveliness))
 	mux.Handle("GET /health/liveness", s.handle(s.liveliness))
 	mux.Handle("GET /health/readiness", s.handle(s.readiness))
