@@ -657,6 +657,12 @@ func TestFromModelFlag(t *testing.T) {
 		t.Errorf("FromModelFlag:\n got %s\nwant %s", dump(cfg), dump(want))
 	}
 
+	// A Bedrock id without bedrock/ is served as LiteLLM serves it, under the name given.
+	cfg, err = FromModelFlag("us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+	if err != nil || cfg.Models[0].Name != "us.anthropic.claude-sonnet-4-5-20250929-v1:0" || cfg.Models[0].ModelID != "us.anthropic.claude-sonnet-4-5-20250929-v1:0" {
+		t.Errorf("FromModelFlag(unprefixed) = %+v, %v", cfg, err)
+	}
+
 	cfg, err = FromModelFlag("bedrock/converse/us.amazon.nova-pro-v1:0")
 	if err != nil || cfg.Models[0].Route != "converse" || cfg.Models[0].ModelID != "us.amazon.nova-pro-v1:0" {
 		t.Errorf("FromModelFlag(converse) = %+v, %v", cfg, err)

@@ -251,7 +251,8 @@ func (r *Router) fallbackGroups(name, setting string, fallbacks map[string][]str
 // Names lists the model names served, in config order.
 func (r *Router) Names() []string { return slices.Clone(r.names) }
 
-// Deployments lists the deployments of a model name.
+// Deployments lists the deployments of a model name, those that could not
+// be built included: check Broken before using one's client.
 func (r *Router) Deployments(name string) []*Deployment {
 	if g := r.groups[name]; g != nil {
 		return g.deployments
