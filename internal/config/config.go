@@ -122,6 +122,15 @@ type Settings struct {
 	// 0 means never reset). nil: no gateway budget.
 	MaxBudget      *float64
 	BudgetDuration time.Duration
+	// MasterKey (general_settings.master_key) turns authentication on: every
+	// model and admin route then needs it or a virtual key. Empty = open.
+	MasterKey Secret
+	// DatabaseURL (general_settings.database_url) is where keys and spend
+	// are kept: postgresql://... or sqlite://path; empty = the default SQLite file.
+	DatabaseURL Secret
+	// RequireAuthForMetrics (general_settings.require_auth_for_metrics_endpoint)
+	// makes GET /metrics need a key when MasterKey is set.
+	RequireAuthForMetrics bool
 	// The sections as written, os.environ/ resolved, for features that come
 	// later. Implemented keys hold their typed value; credential-looking
 	// strings of the others are Secrets.

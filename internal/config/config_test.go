@@ -171,7 +171,7 @@ func TestLoadGood(t *testing.T) {
 		},
 		{
 			file: "testdata/settings.good.yaml",
-			env:  env{"OUTER_KEY": "sk-outer", "BEDROCK_REGION": "us-east-1"}, // the file's own BEDROCK_REGION wins
+			env:  env{"OUTER_KEY": "sk-outer", "BEDROCK_REGION": "us-east-1", "LITELLM_MASTER_KEY": "sk-master"}, // the file's own BEDROCK_REGION wins
 			want: &Config{
 				Path: "testdata/settings.good.yaml",
 				Models: []Model{
@@ -202,6 +202,8 @@ func TestLoadGood(t *testing.T) {
 				Settings: Settings{
 					DropParams:      true,
 					MaxRequestBytes: 1572864,
+					MasterKey:       "sk-master",
+					DatabaseURL:     "postgresql://strata:dbpass@db:5432/litellm",
 					Routing:         Routing{Strategy: "least-busy"},
 					LiteLLM: map[string]any{
 						"drop_params":      true,
@@ -214,7 +216,7 @@ func TestLoadGood(t *testing.T) {
 					},
 					General: map[string]any{
 						"max_request_size_mb": 1.5,
-						"master_key":          nil,
+						"master_key":          Secret("sk-master"),
 						"database_url":        Secret("postgresql://strata:dbpass@db:5432/litellm"),
 					},
 				},
@@ -225,7 +227,6 @@ func TestLoadGood(t *testing.T) {
 					"testdata/settings.good.yaml:15: model_list: ignored, not implemented by Strata: litellm_params.api_key (line 15), litellm_params.tags (line 22), guardrails (line 23)",
 					"testdata/settings.good.yaml:27: litellm_settings: ignored, not implemented by Strata: success_callback (line 27), cache_params (line 28)",
 					"testdata/settings.good.yaml:34: router_settings: ignored, not implemented by Strata: redis_url (line 34)",
-					"testdata/settings.good.yaml:38: general_settings: ignored, not implemented by Strata: master_key (line 38), database_url (line 39)",
 				},
 			},
 		},
@@ -589,7 +590,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings, err := Load("testdata/settings.good.yaml", env{"OUTER_KEY": "SEEKRIT-OUTER"}.lookup)
+	settings, err := Load("testdata/settings.good.yaml", env{"OUTER_KEY": "SEEKRIT-OUTER", "LITELLM_MASTER_KEY": "sk-SEEKRIT-MASTER"}.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -203,6 +203,15 @@ func (d *decoder) parse(data []byte) *Config {
 	if v, ok := cfg.Settings.LiteLLM["budget_duration"].(time.Duration); ok {
 		cfg.Settings.BudgetDuration = v
 	}
+	if v, ok := cfg.Settings.General["master_key"].(Secret); ok {
+		cfg.Settings.MasterKey = v
+	}
+	if v, ok := cfg.Settings.General["database_url"].(Secret); ok {
+		cfg.Settings.DatabaseURL = v
+	}
+	if v, ok := cfg.Settings.General["require_auth_for_metrics_endpoint"].(bool); ok {
+		cfg.Settings.RequireAuthForMetrics = v
+	}
 	cfg.Settings.Routing = d.routing(cfg)
 	d.warnUnserved(cfg.Unserved)
 	d.warnIgnoredKeys()

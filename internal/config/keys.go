@@ -60,8 +60,11 @@ var settingsKeys = map[string]map[string]kind{
 		"model_group_alias":        kindAliases,
 	},
 	"general_settings": {
-		"max_request_size_mb":   kindPositive,
-		"health_check_upstream": kindBool, // Strata's own: GET /health calls every deployment
+		"max_request_size_mb":               kindPositive,
+		"health_check_upstream":             kindBool, // Strata's own: GET /health calls every deployment
+		"master_key":                        kindSecret,
+		"database_url":                      kindSecret,
+		"require_auth_for_metrics_endpoint": kindBool,
 	},
 }
 
