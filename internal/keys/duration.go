@@ -1,0 +1,65 @@
+package keys
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseDuration reads LiteLLM's durations: a whole number followed by s,
+// m, h, d, w or mo (calendar months), e.g. "30s", "1h", "30d", "1mo".
+// Months have no fixed length: use NextReset to add one to a time.
+func ParseDuration(s string) (time.Duration, error) {
+	n, unit, err := splitDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	switch unit {
+	case "s":
+		return time.Duration(n) * time.Second, nil
+	case "m":
+		return time.Duration(n) * time.Minute, nil
+	case "h":
+		return time.Duration(n) * time.Hour, nil
+	case "d":
+		return time.Duration(n) * 24 * time.Hour, nil
+	case "w":
+		return time.Duration(n) * 7 * 24 * time.Hour, nil
+	case "mo":
+		return time.Duration(n) * 30 * 24 * time.Hour, nil
+	}
+	return 0, fmt.Errorf("%q: unknown unit", s)
+}
+
+func splitDuration(s string) (int64, string, error) {
+	s = strings.TrimSpace(s)
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	unit := s[i:]
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil || n <= 0 || n > 100000 {
+		return 0, "", fmt.Errorf("%q is not a duration: want a whole number > 0 and a unit, e.g. 30s, 15m, 1h, 30d, 1w, 1mo", s)
+	}
+	switch unit {
+	case "s", "m", "h", "d", "w", "mo":
+		return n, unit, nil
+	}
+	return 0, "", fmt.Errorf("%q is not a duration: the unit must be s, m, h, d, w or mo, e.g. 30d", s)
+}
+
+// NextReset is when a budget period of duration d that starts at from
+// ends. Months are calendar months; an invalid d gives from.
+func NextReset(d string, from time.Time) time.Time {
+	n, unit, err := splitDuration(d)
+	if err != nil {
+		return from
+	}
+	if unit == "mo" {
+		return from.AddDate(0, int(n), 0)
+	}
+	dur, _ := ParseDuration(d)
+	return from.Add(dur)
+}
