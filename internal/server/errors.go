@@ -12,7 +12,9 @@ import (
 
 	"github.com/aws/smithy-go"
 
+	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/bedrock"
+	"github.com/strata-gateway/strata/internal/keys"
 	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/openai"
 	"github.com/strata-gateway/strata/internal/router"
@@ -34,6 +36,14 @@ func clientError(err error) *openai.Error {
 	var rate *limits.Exceeded
 	if errors.As(err, &rate) {
 		return rate.ClientError()
+	}
+	var authErr *auth.Error
+	if errors.As(err, &authErr) {
+		return authError(authErr)
+	}
+	var adminErr *keys.Error
+	if errors.As(err, &adminErr) {
+		return adminError(adminErr)
 	}
 	var ae *bedrock.APIError
 	if errors.As(err, &ae) {

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/openai"
 )
 
@@ -12,6 +13,9 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 	names := s.router.Names()
 	list := openai.ModelList{Object: "list", Data: make([]openai.Model, 0, len(names))}
 	for _, n := range names {
+		if !auth.ModelVisible(r.Context(), n) {
+			continue
+		}
 		list.Data = append(list.Data, openai.Model{ID: n, Object: "model", Created: s.created, OwnedBy: ownedBy})
 	}
 	writeJSON(w, http.StatusOK, list)
@@ -20,7 +24,7 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("model")
-	if len(s.router.Deployments(name)) == 0 {
+	if len(s.router.Deployments(name)) == 0 || !auth.ModelVisible(r.Context(), name) {
 		return &openai.Error{Status: http.StatusNotFound, Type: openai.TypeNotFound, Param: "model", Code: "model_not_found",
 			Message: "model " + name + " is not served here"}
 	}

@@ -12,7 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/fetch"
+	"github.com/strata-gateway/strata/internal/keys"
 	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/router"
@@ -53,6 +55,12 @@ type Options struct {
 	SpendLog func(spend.Row)
 	// SpendStore serves GET /spend/logs; nil leaves the route out.
 	SpendStore store.SpendLogs
+	// Auth checks every request's key; nil serves everyone (no master key).
+	Auth *auth.Authenticator
+	// MetricsNeedAuth makes GET /metrics need a key too.
+	MetricsNeedAuth bool
+	// Admin serves the key, team and user management routes; nil leaves them out.
+	Admin *keys.Service
 }
 
 // Server serves the OpenAI-compatible API.
@@ -72,11 +80,14 @@ type Server struct {
 	gatherer            prometheus.Gatherer
 	healthCheckUpstream bool
 
-	limiter       *limits.Limiter
-	gatewayBudget *limits.Scope
-	callerOf      func(ctx context.Context) Caller
-	spendLog      func(spend.Row)
-	spendStore    store.SpendLogs
+	limiter         *limits.Limiter
+	gatewayBudget   *limits.Scope
+	callerOf        func(ctx context.Context) Caller
+	spendLog        func(spend.Row)
+	spendStore      store.SpendLogs
+	auth            *auth.Authenticator
+	metricsNeedAuth bool
+	admin           *keys.Service
 }
 
 // DefaultMaxRequestBytes is large enough for several inline images.
@@ -97,11 +108,14 @@ func New(opts Options) *Server {
 		gatherer:            opts.Gatherer,
 		healthCheckUpstream: opts.HealthCheckUpstream,
 
-		limiter:       opts.Limiter,
-		gatewayBudget: opts.GatewayBudget,
-		callerOf:      opts.CallerOf,
-		spendLog:      opts.SpendLog,
-		spendStore:    opts.SpendStore,
+		limiter:         opts.Limiter,
+		gatewayBudget:   opts.GatewayBudget,
+		callerOf:        opts.CallerOf,
+		spendLog:        opts.SpendLog,
+		spendStore:      opts.SpendStore,
+		auth:            opts.Auth,
+		metricsNeedAuth: opts.MetricsNeedAuth,
+		admin:           opts.Admin,
 	}
 	if s.fetcher == nil {
 		s.fetcher = fetch.New(fetch.Options{})
@@ -154,6 +168,9 @@ func (s *Server) routes() {
 		mux.Handle("GET /spend/logs", s.handle(s.spendLogs))
 		mux.Handle("/spend/logs", s.handle(methodNotAllowed("GET")))
 	}
+	if s.admin != nil {
+		s.adminRoutes(mux)
+	}
 	mux.Handle("/", s.handle(s.notFound))
 	s.mux = mux
 }
@@ -170,12 +187,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With("request_id", id)
 	rec := &requestRecord{}
 	ctx := context.WithValue(withLogger(r.Context(), log), recordKey{}, rec)
-	s.mux.ServeHTTP(sw, r.WithContext(ctx))
+	r = r.WithContext(ctx)
+	ctx, principal, err := s.authenticate(r)
+	if err != nil {
+		writeError(sw, r, log, err)
+	} else {
+		s.mux.ServeHTTP(sw, r.WithContext(ctx))
+	}
 	status := sw.status()
 	end := s.now()
 	attrs := []slog.Attr{
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
 		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
+	}
+	if principal != nil {
+		attrs = append(attrs, slog.String("key", principal.LogName()))
 	}
 	if rec.model != "" {
 		s.metrics.Request(rec.model, rec.deployment, status)
