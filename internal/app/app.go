@@ -120,6 +120,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	applyAccessEnv(cfg, os.LookupEnv)
 	return serve(ctx, cfg, net.JoinHostPort(*host, strconv.Itoa(*port)), log, *shutdownTimeout)
 }
 
@@ -164,6 +165,11 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	acc, err := openAccess(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer acc.Close()
 	opts := routerOptions(cfg.Settings.Routing, log, m)
 	opts.Unserved = unservedNames(cfg.Unserved)
 	rt, err := router.New(deployments, opts)
@@ -184,6 +190,9 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		Gatherer:            registry,
 		HealthCheckUpstream: cfg.Settings.HealthCheckUpstream,
 		MaxRequestBytes:     cfg.Settings.MaxRequestBytes,
+		Auth:                acc.auth,
+		MetricsNeedAuth:     cfg.Settings.RequireAuthForMetrics,
+		Admin:               acc.admin,
 		Fetcher: fetch.New(fetch.Options{
 			AllowedHosts:      cfg.Settings.URLAllowedHosts,
 			DisableValidation: cfg.Settings.URLValidationOff,

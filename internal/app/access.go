@@ -1,0 +1,97 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/strata-gateway/strata/internal/auth"
+	"github.com/strata-gateway/strata/internal/config"
+	"github.com/strata-gateway/strata/internal/keys"
+	"github.com/strata-gateway/strata/internal/store"
+)
+
+// masterKeyEnv are the variables a master key may come from when the
+// config does not set general_settings.master_key.
+var masterKeyEnv = []string{"STRATA_MASTER_KEY", "LITELLM_MASTER_KEY"}
+
+// databaseURLEnv are the variables database_url may come from, as LiteLLM
+// reads DATABASE_URL.
+var databaseURLEnv = []string{"STRATA_DATABASE_URL", "DATABASE_URL"}
+
+// applyAccessEnv fills master_key and database_url from the environment
+// when the config leaves them out.
+func applyAccessEnv(cfg *config.Config, lookupEnv func(string) (string, bool)) {
+	if cfg.Settings.MasterKey == "" {
+		for _, name := range masterKeyEnv {
+			if v, ok := lookupEnv(name); ok && v != "" {
+				cfg.Settings.MasterKey = config.Secret(v)
+				break
+			}
+		}
+	}
+	if cfg.Settings.DatabaseURL == "" {
+		for _, name := range databaseURLEnv {
+			if v, ok := lookupEnv(name); ok && v != "" {
+				cfg.Settings.DatabaseURL = config.Secret(v)
+				break
+			}
+		}
+	}
+}
+
+// DefaultDatabaseFile is the SQLite file kept next to the config file (or
+// in the working directory) when database_url is not set.
+const DefaultDatabaseFile = "strata.db"
+
+// databaseURL is where keys and spend live: database_url, else the
+// default SQLite file.
+func databaseURL(cfg *config.Config) string {
+	if u := cfg.Settings.DatabaseURL.Value(); u != "" {
+		return u
+	}
+	dir := "."
+	if cfg.Path != "" && cfg.Path != "(demo)" {
+		dir = filepath.Dir(cfg.Path)
+	}
+	return "sqlite://" + filepath.Join(dir, DefaultDatabaseFile)
+}
+
+// access is the gateway's authentication and the store behind it; all nil
+// when no master key is set.
+type access struct {
+	store store.Store
+	auth  *auth.Authenticator
+	admin *keys.Service
+}
+
+func (a *access) Close() {
+	if a != nil && a.store != nil {
+		a.store.Close()
+	}
+}
+
+// openAccess opens the database and builds the key check when the config
+// sets a master key (or a database_url).
+func openAccess(ctx context.Context, cfg *config.Config, log *slog.Logger) (*access, error) {
+	master := cfg.Settings.MasterKey.Value()
+	if master == "" && cfg.Settings.DatabaseURL == "" {
+		return &access{}, nil
+	}
+	url := databaseURL(cfg)
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("general_settings.database_url: %w", err)
+	}
+	log.Info("database ready", "driver", st.Driver(), "url", store.Redact(url))
+	a := &access{store: st}
+	if master == "" {
+		log.Warn("general_settings.database_url is set but master_key is not: every client is served without a key")
+		return a, nil
+	}
+	a.auth = auth.New(auth.Options{MasterKey: master, Store: st, Logger: log})
+	a.admin = keys.New(keys.Options{Store: st, Cache: a.auth, Logger: log})
+	log.Info("authentication on: every model and admin route needs the master key or a virtual key")
+	return a, nil
+}
