@@ -155,6 +155,7 @@ func (s *Server) routes() {
 	mux.Handle("POST /v1/messages/count_tokens", s.handleAnthropic(s.countTokens))
 	mux.Handle("/v1/messages", s.handleAnthropic(methodNotAllowed("POST")))
 	mux.Handle("/v1/messages/", s.handleAnthropic(s.anthropicNotFound))
+	mux.Handle("POST /bedrock/model/", s.handleBedrock(s.passthrough))
 	// Claude Code checks that its base URL answers before it starts.
 	mux.Handle("HEAD /{$}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	mux.Handle("GET /health/liveliness", s.handle(s.liveliness))
