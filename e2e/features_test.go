@@ -167,6 +167,78 @@ func TestStreamedToolCalls(t *testing.T) {
 	}
 }
 
+// An agent ends its loop: it replays the tool calls and results and sends
+// no tools. Bedrock gets the history as toolUse and toolResult blocks with
+// the toolConfig it requires (the emulator refuses them without one, as
+// Bedrock does), and a call the model makes anyway to a tool the client did
+// not offer in this turn never reaches the client, whole or streamed.
+func TestToolHistoryWithoutTools(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	g := startGateway(t, seedConfig(endpoint), seedEnv...)
+	client := g.client()
+
+	em.Script(emulator.Script{Response: toolUseAnswer(toolUse("tooluse_w1", "get_current_weather", `{"location":"Boston, MA"}`))})
+	messages := []openai.ChatCompletionMessageParamUnion{openai.UserMessage("What's the weather like in Boston today?")}
+	first, err := client.Chat.Completions.New(ctxTimeout(t), openai.ChatCompletionNewParams{
+		Model: "bedrock-claude", Messages: messages, Tools: weatherTools(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	messages = append(messages, first.Choices[0].Message.ToParam(),
+		openai.ToolMessage(`{"temperature": 72}`, first.Choices[0].Message.ToolCalls[0].ID))
+
+	// No tools in this turn: the model answers in text.
+	final, err := client.Chat.Completions.New(ctxTimeout(t), openai.ChatCompletionNewParams{Model: "bedrock-claude", Messages: messages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if final.Choices[0].FinishReason != "stop" || !strings.HasPrefix(final.Choices[0].Message.Content, "echo: ") {
+		t.Errorf("final answer %+v", final.Choices[0])
+	}
+	sent := lastCall(t, em).Converse
+	if len(sent.Messages) != 3 || len(sent.Messages[1].Content) != 1 || sent.Messages[1].Content[0].ToolUse == nil ||
+		sent.Messages[2].Content[0].ToolResult == nil {
+		t.Fatalf("history sent to Bedrock: %+v", sent.Messages)
+	}
+	if tc := sent.ToolConfig; tc == nil || len(tc.Tools) != 1 || tc.Tools[0].ToolSpec.Name != "get_current_weather" ||
+		!strings.Contains(tc.Tools[0].ToolSpec.Description, "do not call it") || tc.ToolChoice != nil {
+		t.Fatalf("toolConfig sent to Bedrock: %+v", tc)
+	}
+
+	// The model calls the tool anyway: the client gets the text alone.
+	em.Script(emulator.Script{Response: toolUseAnswer(
+		bedrock.ContentBlock{Text: text("It is 72 degrees in Boston.")},
+		toolUse("tooluse_w2", "get_current_weather", `{"location":"Paris"}`),
+	)})
+	whole, err := client.Chat.Completions.New(ctxTimeout(t), openai.ChatCompletionNewParams{Model: "bedrock-claude", Messages: messages})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := whole.Choices[0]; c.FinishReason != "stop" || len(c.Message.ToolCalls) != 0 || c.Message.Content != "It is 72 degrees in Boston." {
+		t.Errorf("whole answer: finish %q content %q tool calls %+v", c.FinishReason, c.Message.Content, c.Message.ToolCalls)
+	}
+
+	em.Script(emulator.Script{Response: toolUseAnswer(
+		bedrock.ContentBlock{Text: text("It is 72 degrees in Boston.")},
+		toolUse("tooluse_w3", "get_current_weather", `{"location":"Paris"}`),
+	)})
+	stream := client.Chat.Completions.NewStreaming(ctxTimeout(t), openai.ChatCompletionNewParams{Model: "bedrock-claude", Messages: messages})
+	var acc openai.ChatCompletionAccumulator
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if c := acc.Choices[0]; c.FinishReason != "stop" || len(c.Message.ToolCalls) != 0 || c.Message.Content != "It is 72 degrees in Boston." {
+		t.Errorf("streamed answer: finish %q content %q tool calls %+v", c.FinishReason, c.Message.Content, c.Message.ToolCalls)
+	}
+	if call := lastCall(t, em); call.Operation != "ConverseStream" || call.Converse.ToolConfig == nil {
+		t.Errorf("stream call %s with toolConfig %+v", call.Operation, call.Converse.ToolConfig)
+	}
+}
+
 // pngBytes is a small real PNG.
 func pngBytes(t *testing.T) []byte {
 	t.Helper()

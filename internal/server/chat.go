@@ -211,6 +211,7 @@ func (s *Server) openChat(ctx context.Context, log *slog.Logger, d *router.Deplo
 		if err != nil {
 			return chatAnswer{}, err
 		}
+		logWithheld(log, translate.WithheldCalls(resp, call.Answer))
 		if req.Stream {
 			log.Debug("model cannot stream this request; replaying the whole answer as a stream")
 			return chatAnswer{stream: newReplayChunks(resp, translate.NewChatStream(meta, includeUsage))}, nil
@@ -221,7 +222,15 @@ func (s *Server) openChat(ctx context.Context, log *slog.Logger, d *router.Deplo
 	if err != nil {
 		return chatAnswer{}, err
 	}
-	return chatAnswer{stream: &converseChunks{upstream: stream, tr: translate.NewChatStream(meta, includeUsage)}}, nil
+	return chatAnswer{stream: &converseChunks{upstream: stream, tr: translate.NewChatStream(meta, includeUsage), log: log}}, nil
+}
+
+// logWithheld records the calls the model made to tools the client did not
+// offer in this turn, which the answer leaves out.
+func logWithheld(log *slog.Logger, names []string) {
+	if len(names) > 0 {
+		log.Warn("the model called tools the client did not offer in this turn; the calls were left out of the answer", "tools", names)
+	}
 }
 
 // replayChunks streams a whole answer, one synthesized event at a time.
@@ -258,12 +267,16 @@ type converseChunks struct {
 	upstream *bedrock.Stream
 	tr       *translate.ChatStream
 	ev       bedrock.StreamEvent
+	log      *slog.Logger
 }
 
 func (c *converseChunks) Next(emit func(*openai.ChatChunk) error) error {
 	err := c.upstream.Next(&c.ev)
 	if err == io.EOF && !c.tr.Done() {
 		return bedrock.ErrStreamTruncated
+	}
+	if err == io.EOF {
+		logWithheld(c.log, c.tr.Withheld())
 	}
 	if err != nil {
 		return err

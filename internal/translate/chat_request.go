@@ -211,6 +211,14 @@ func ConverseFromChat(req *openai.ChatRequest, target *ChatTarget) (*ConverseCal
 		}
 		return nil, openai.InvalidRequest(param, "Bedrock model %s does not support tool use on Converse, which %s needs", target.Model, param)
 	}
+	if !plan.offered && historyHasTools(req.Messages) {
+		switch {
+		case !caps.Tools:
+			dropped = append(dropped, Dropped{"messages", "Bedrock model " + target.Model + " has no tool use here: the tool calls and results of the history were sent as text"})
+		case plan.declareHistoryTools(req.Messages):
+			out.ToolConfig = plan.config
+		}
+	}
 	if err := convertMessages(req.Messages, out, plan.config != nil); err != nil {
 		return nil, err
 	}
@@ -254,7 +262,7 @@ func ConverseFromChat(req *openai.ChatRequest, target *ChatTarget) (*ConverseCal
 	return &ConverseCall{
 		Request:        out,
 		Dropped:        dropped,
-		Answer:         AnswerShape{JSONTool: plan.jsonTool, JSONWrapped: plan.jsonWrapped},
+		Answer:         AnswerShape{JSONTool: plan.jsonTool, JSONWrapped: plan.jsonWrapped, Withheld: plan.withheld},
 		StreamFallback: req.Stream && (!caps.Stream || (plan.config != nil && !caps.StreamTools)),
 	}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
@@ -11,10 +12,33 @@ import (
 )
 
 // AnswerShape says how to read an answer: whether a tool carries the
-// structured output the client asked for.
+// structured output the client asked for, and which tools the client did
+// not offer in this turn.
 type AnswerShape struct {
 	JSONTool    string
 	JSONWrapped bool
+	// Withheld names tools declared only to carry the history's tool
+	// calls. A call to one is left out of the answer: the client did not
+	// offer the tool, so it is not the client's to run.
+	Withheld []string
+}
+
+// withholds reports whether a call to the named tool is left out.
+func (a *AnswerShape) withholds(name string) bool { return slices.Contains(a.Withheld, name) }
+
+// WithheldCalls names the calls of resp that the answer leaves out, for
+// the gateway's log.
+func WithheldCalls(resp *bedrock.ConverseResponse, shape AnswerShape) []string {
+	var names []string
+	if len(shape.Withheld) == 0 || resp.Output.Message == nil {
+		return nil
+	}
+	for _, b := range resp.Output.Message.Content {
+		if b.ToolUse != nil && shape.withholds(b.ToolUse.Name) {
+			names = append(names, b.ToolUse.Name)
+		}
+	}
+	return names
 }
 
 // ResponseMeta is what the gateway stamps on every answer.
@@ -70,6 +94,8 @@ func ChatFromConverse(resp *bedrock.ConverseResponse, meta ResponseMeta) *openai
 				text.WriteString(*b.Text)
 			case b.ToolUse != nil && meta.Answer.JSONTool != "" && b.ToolUse.Name == meta.Answer.JSONTool:
 				structured = structuredContent(b.ToolUse.Input, meta.Answer.JSONWrapped)
+			case b.ToolUse != nil && meta.Answer.withholds(b.ToolUse.Name):
+				// Not offered in this turn: the answer is its text alone.
 			case b.ToolUse != nil:
 				msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{
 					ID: b.ToolUse.ToolUseID, Type: "function",

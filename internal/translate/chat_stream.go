@@ -29,6 +29,7 @@ type ChatStream struct {
 	sawStop     bool
 	stopReason  string
 	jsonPending strings.Builder // wrapped structured output, unwrapped at block stop
+	withheld    []string        // names of the calls left out, for the log
 }
 
 type blockKind uint8
@@ -38,6 +39,7 @@ const (
 	blockTool
 	blockJSON
 	blockReasoning
+	blockWithheld // a call to a tool the client did not offer: left out
 )
 
 type blockState struct {
@@ -58,6 +60,10 @@ func NewChatStream(meta ResponseMeta, includeUsage bool) *ChatStream {
 
 // Done reports whether the stream ended properly (Bedrock sent messageStop).
 func (s *ChatStream) Done() bool { return s.sawStop }
+
+// Withheld names the calls the stream left out so far (see AnswerShape),
+// for the gateway's log.
+func (s *ChatStream) Withheld() []string { return s.withheld }
 
 // Event translates one Bedrock event into zero or more chunks.
 func (s *ChatStream) Event(ev *bedrock.StreamEvent, emit func(*openai.ChatChunk) error) error {
@@ -104,6 +110,11 @@ func (s *ChatStream) blockStart(ev *bedrock.ContentBlockStartEvent, emit func(*o
 	b := s.block(ev.ContentBlockIndex)
 	if s.meta.Answer.JSONTool != "" && tu.Name == s.meta.Answer.JSONTool {
 		b.kind = blockJSON
+		return nil
+	}
+	if s.meta.Answer.withholds(tu.Name) {
+		b.kind = blockWithheld
+		s.withheld = append(s.withheld, tu.Name)
 		return nil
 	}
 	b.kind = blockTool

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
@@ -22,6 +23,85 @@ type toolPlan struct {
 	config      *bedrock.ToolConfig
 	jsonTool    string // non-empty when structured output rides on a tool
 	jsonWrapped bool   // the schema was wrapped in {"value": ...}
+	// offered: the client offers tools the model may call in this turn.
+	offered bool
+	// withheld names tools declared only because the history used them:
+	// calls to them are not the client's to receive (see AnswerShape).
+	withheld []string
+}
+
+// historyToolDescription tells the model why a tool it used earlier is
+// declared but must not be called now.
+const historyToolDescription = "Used earlier in this conversation; not available in this turn: do not call it."
+
+// declareHistoryTools makes a conversation whose history holds tool calls
+// valid when the client offers no tools in this turn: Bedrock refuses
+// toolUse and toolResult blocks without a toolConfig, so the history's tool
+// names are declared, with an empty schema and a description that says
+// they are not available. Converse has no tool choice that forbids calls,
+// so the names are also withheld: a call the model makes to one anyway
+// never reaches the client as a tool call. It reports whether the history
+// had named tool calls.
+func (p *toolPlan) declareHistoryTools(msgs []openai.Message) bool {
+	names := historyToolNames(msgs)
+	if len(names) == 0 {
+		return false
+	}
+	if p.config == nil {
+		p.config = &bedrock.ToolConfig{}
+	}
+	declared := make(map[string]bool, len(p.config.Tools))
+	for _, t := range p.config.Tools {
+		if t.ToolSpec != nil {
+			declared[t.ToolSpec.Name] = true
+		}
+	}
+	for _, name := range names {
+		if declared[name] {
+			continue
+		}
+		p.config.Tools = append(p.config.Tools, bedrock.Tool{ToolSpec: &bedrock.ToolSpec{
+			Name: name, Description: historyToolDescription, InputSchema: bedrock.ToolInputSchema{JSON: emptyObjectSchema},
+		}})
+		p.withheld = append(p.withheld, name)
+	}
+	return true
+}
+
+// historyToolNames lists the functions the conversation's assistant turns
+// called (and legacy function results name), once each, in order.
+func historyToolNames(msgs []openai.Message) []string {
+	var names []string
+	add := func(name string) {
+		if name != "" && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	for _, m := range msgs {
+		switch m.Role {
+		case "assistant":
+			for _, tc := range m.ToolCalls {
+				add(tc.Function.Name)
+			}
+			if m.FunctionCall != nil {
+				add(m.FunctionCall.Name)
+			}
+		case "function":
+			add(m.Name)
+		}
+	}
+	return names
+}
+
+// historyHasTools reports whether the conversation holds tool calls or
+// tool results.
+func historyHasTools(msgs []openai.Message) bool {
+	for _, m := range msgs {
+		if m.Role == "tool" || m.Role == "function" || len(m.ToolCalls) > 0 || m.FunctionCall != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func toolConfigFromChat(req *openai.ChatRequest) (toolPlan, error) {
@@ -72,6 +152,7 @@ func toolConfigFromChat(req *openai.ChatRequest) (toolPlan, error) {
 	if none {
 		tools = tools[:0]
 	}
+	plan.offered = len(tools) > 0
 
 	if rf := req.ResponseFormat; rf != nil && rf.Type != "" && rf.Type != "text" {
 		schema, wrapped, err := responseSchema(rf)
