@@ -183,16 +183,20 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		defer cancel()
 		acct.Close(ctx, log)
 	}()
+	maxInFlight, maxBodyBytes := servingLimits(cfg.Settings)
 	srv := server.New(server.Options{
-		Router:              rt,
-		Logger:              log,
-		Metrics:             m,
-		Gatherer:            registry,
-		HealthCheckUpstream: cfg.Settings.HealthCheckUpstream,
-		MaxRequestBytes:     cfg.Settings.MaxRequestBytes,
-		Auth:                acc.auth,
-		MetricsNeedAuth:     cfg.Settings.RequireAuthForMetrics,
-		Admin:               acc.admin,
+		Router:               rt,
+		Logger:               log,
+		Metrics:              m,
+		Gatherer:             registry,
+		HealthCheckUpstream:  cfg.Settings.HealthCheckUpstream,
+		MaxRequestBytes:      cfg.Settings.MaxRequestBytes,
+		Auth:                 acc.auth,
+		MetricsNeedAuth:      cfg.Settings.RequireAuthForMetrics,
+		Admin:                acc.admin,
+		MaxInFlight:          maxInFlight,
+		MaxBodyBytesInFlight: maxBodyBytes,
+		RequestBodyTimeout:   cfg.Settings.RequestBodyTimeout,
 		Fetcher: fetch.New(fetch.Options{
 			AllowedHosts:      cfg.Settings.URLAllowedHosts,
 			DisableValidation: cfg.Settings.URLValidationOff,
@@ -206,6 +210,9 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	log.Info("serving limits", "global_max_parallel_requests", maxInFlight,
+		"max_request_bodies_in_flight_mb", float64(maxBodyBytes)/(1<<20),
+		"request_body_timeout_s", cfg.Settings.RequestBodyTimeout.Seconds())
 	log.Info("strata listening", "url", "http://"+ln.Addr().String(), "models", strings.Join(rt.Names(), ","), "version", version())
 	return serveGracefully(ctx, ln, srv, log, shutdownTimeout)
 }

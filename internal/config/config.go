@@ -9,6 +9,14 @@ import (
 // DefaultMaxRequestBytes bounds a request body when general_settings.max_request_size_mb is not set.
 const DefaultMaxRequestBytes int64 = 32 << 20
 
+// Defaults of the general_settings that protect the gateway from slow and
+// stuck clients. The limits sized for the machine (requests and body bytes
+// in flight) are worked out where the gateway is wired, from the machine.
+const (
+	DefaultRequestBodyTimeout = 60 * time.Second
+	DefaultStreamWriteTimeout = 30 * time.Second
+)
+
 // Config is a loaded config file: the models Strata serves and its settings.
 type Config struct {
 	Path string
@@ -131,6 +139,24 @@ type Settings struct {
 	// RequireAuthForMetrics (general_settings.require_auth_for_metrics_endpoint)
 	// makes GET /metrics need a key when MasterKey is set.
 	RequireAuthForMetrics bool
+	// MaxInFlight (general_settings.global_max_parallel_requests) bounds
+	// the requests served at once; nil when unset (sized for the machine),
+	// 0 for no bound.
+	MaxInFlight *int
+	// MaxBodyBytesInFlight (general_settings.max_request_bodies_in_flight_mb)
+	// bounds the request body bytes held at once; 0 when unset (sized for
+	// the machine).
+	MaxBodyBytesInFlight int64
+	// RequestBodyTimeout (general_settings.request_body_timeout) is the time
+	// a whole request body may take to arrive; 0 for no limit.
+	RequestBodyTimeout time.Duration
+	// StreamWriteTimeout (general_settings.stream_write_timeout) is how long
+	// a client may stop reading an answer before it is cut; 0 for no limit.
+	StreamWriteTimeout time.Duration
+	// ShutdownDrainDelay (general_settings.shutdown_drain_delay) is how long
+	// a stopping gateway answers /health/readiness with 503 while still
+	// serving, before it closes its listener.
+	ShutdownDrainDelay time.Duration
 	// The sections as written, os.environ/ resolved, for features that come
 	// later. Implemented keys hold their typed value; credential-looking
 	// strings of the others are Secrets.
@@ -183,6 +209,15 @@ func FromModelFlag(model string) (*Config, error) {
 	}
 	return &Config{
 		Models:   []Model{{Name: written, Model: written, Route: route, BaseModel: id, ModelID: id}},
-		Settings: Settings{MaxRequestBytes: DefaultMaxRequestBytes},
+		Settings: defaultSettings(),
 	}, nil
+}
+
+// defaultSettings are the settings of a file that sets none.
+func defaultSettings() Settings {
+	return Settings{
+		MaxRequestBytes:    DefaultMaxRequestBytes,
+		RequestBodyTimeout: DefaultRequestBodyTimeout,
+		StreamWriteTimeout: DefaultStreamWriteTimeout,
+	}
 }

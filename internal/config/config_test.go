@@ -55,7 +55,7 @@ func TestLoadGood(t *testing.T) {
 					},
 					Line: 3,
 				}},
-				Settings: Settings{MaxRequestBytes: 32 << 20},
+				Settings: defaultSettings(),
 			},
 		},
 		{
@@ -132,7 +132,7 @@ func TestLoadGood(t *testing.T) {
 						Line:      41,
 					},
 				},
-				Settings: Settings{MaxRequestBytes: 32 << 20},
+				Settings: defaultSettings(),
 			},
 		},
 		{
@@ -161,7 +161,7 @@ func TestLoadGood(t *testing.T) {
 						Line:       12,
 					},
 				},
-				Settings: Settings{MaxRequestBytes: 32 << 20},
+				Settings: defaultSettings(),
 				Warnings: []string{
 					`testdata/quirks.good.yaml:7: model_list[0].litellm_params.max_tokens: read "10," as 10; remove the trailing comma (YAML is not Python)`,
 					`testdata/quirks.good.yaml:8: model_list[0].litellm_params.temperature: read "0.1," as 0.1; remove the trailing comma (YAML is not Python)`,
@@ -200,11 +200,15 @@ func TestLoadGood(t *testing.T) {
 					},
 				},
 				Settings: Settings{
-					DropParams:      true,
-					MaxRequestBytes: 1572864,
-					MasterKey:       "sk-master",
-					DatabaseURL:     "postgresql://strata:dbpass@db:5432/litellm",
-					Routing:         Routing{Strategy: "least-busy"},
+					DropParams:           true,
+					MaxRequestBytes:      1572864,
+					MasterKey:            "sk-master",
+					DatabaseURL:          "postgresql://strata:dbpass@db:5432/litellm",
+					MaxInFlight:          ptr(500),
+					MaxBodyBytesInFlight: 256 << 20,
+					RequestBodyTimeout:   15 * time.Second,
+					StreamWriteTimeout:   DefaultStreamWriteTimeout,
+					Routing:              Routing{Strategy: "least-busy"},
 					LiteLLM: map[string]any{
 						"drop_params":      true,
 						"success_callback": []any{"langfuse"},
@@ -215,9 +219,12 @@ func TestLoadGood(t *testing.T) {
 						"redis_url":        Secret("redis://user:pa55@localhost:6379"),
 					},
 					General: map[string]any{
-						"max_request_size_mb": 1.5,
-						"master_key":          Secret("sk-master"),
-						"database_url":        Secret("postgresql://strata:dbpass@db:5432/litellm"),
+						"max_request_size_mb":             1.5,
+						"global_max_parallel_requests":    500,
+						"max_request_bodies_in_flight_mb": 256.0,
+						"request_body_timeout":            15 * time.Second,
+						"master_key":                      Secret("sk-master"),
+						"database_url":                    Secret("postgresql://strata:dbpass@db:5432/litellm"),
 					},
 				},
 				Environment: map[string]Secret{"BEDROCK_REGION": "eu-central-1", "PROXY_KEY": "sk-outer", "PORT": "4000"},
@@ -259,9 +266,11 @@ func TestLoadGood(t *testing.T) {
 					{Name: "gpt-4o-mini", Provider: "openai", Model: "gpt-4o-mini", Line: 13},
 				},
 				Settings: Settings{
-					MaxRequestBytes: 32 << 20,
-					Routing:         Routing{Fallbacks: []Fallback{{Model: "claude", To: []string{"sonnet"}, line: 20, path: "litellm_settings.fallbacks[0].claude"}}},
-					LiteLLM:         map[string]any{"fallbacks": []Fallback{{Model: "claude", To: []string{"sonnet"}, line: 20, path: "litellm_settings.fallbacks[0].claude"}}},
+					MaxRequestBytes:    32 << 20,
+					RequestBodyTimeout: DefaultRequestBodyTimeout,
+					StreamWriteTimeout: DefaultStreamWriteTimeout,
+					Routing:            Routing{Fallbacks: []Fallback{{Model: "claude", To: []string{"sonnet"}, line: 20, path: "litellm_settings.fallbacks[0].claude"}}},
+					LiteLLM:            map[string]any{"fallbacks": []Fallback{{Model: "claude", To: []string{"sonnet"}, line: 20, path: "litellm_settings.fallbacks[0].claude"}}},
 				},
 				Warnings: []string{
 					`testdata/mixed_providers.good.yaml:2: model_list: 3 entries are for providers other than AWS Bedrock, which Strata does not serve; requests for them get a 400: gpt-4o (openai, line 2), azure (azure, line 9), gpt-4o-mini (openai, line 13)`,
@@ -312,10 +321,12 @@ func TestLoadGood(t *testing.T) {
 					},
 				},
 				Settings: Settings{
-					MaxRequestBytes: 32 << 20,
-					MaxBudget:       floatPtr(100),
-					BudgetDuration:  30 * 24 * time.Hour,
-					LiteLLM:         map[string]any{"max_budget": 100.0, "budget_duration": 30 * 24 * time.Hour},
+					MaxRequestBytes:    32 << 20,
+					RequestBodyTimeout: DefaultRequestBodyTimeout,
+					StreamWriteTimeout: DefaultStreamWriteTimeout,
+					MaxBudget:          floatPtr(100),
+					BudgetDuration:     30 * 24 * time.Hour,
+					LiteLLM:            map[string]any{"max_budget": 100.0, "budget_duration": 30 * 24 * time.Hour},
 				},
 				Warnings: []string{
 					`testdata/isolated.good.yaml:11: model_list[1].litellm_params.additional_drop_params: "tools[*].input_examples" is a nested path, which Strata does not implement: it is not dropped; only top-level parameters are`,
@@ -652,7 +663,7 @@ func TestFromModelFlag(t *testing.T) {
 			BaseModel: "anthropic.claude-3-haiku-20240307-v1:0",
 			ModelID:   "anthropic.claude-3-haiku-20240307-v1:0",
 		}},
-		Settings: Settings{MaxRequestBytes: 32 << 20},
+		Settings: defaultSettings(),
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("FromModelFlag:\n got %s\nwant %s", dump(cfg), dump(want))
@@ -680,3 +691,5 @@ func TestFromModelFlag(t *testing.T) {
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -133,7 +133,7 @@ func compareLines(a, b int) int {
 }
 
 func (d *decoder) parse(data []byte) *Config {
-	cfg := &Config{Path: d.file, Settings: Settings{MaxRequestBytes: DefaultMaxRequestBytes}}
+	cfg := &Config{Path: d.file, Settings: defaultSettings()}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		d.syntaxError(err, data)
@@ -211,6 +211,21 @@ func (d *decoder) parse(data []byte) *Config {
 	}
 	if v, ok := cfg.Settings.General["require_auth_for_metrics_endpoint"].(bool); ok {
 		cfg.Settings.RequireAuthForMetrics = v
+	}
+	if n, ok := cfg.Settings.General["global_max_parallel_requests"].(int); ok {
+		cfg.Settings.MaxInFlight = &n
+	}
+	if mb, ok := cfg.Settings.General["max_request_bodies_in_flight_mb"].(float64); ok {
+		cfg.Settings.MaxBodyBytesInFlight = int64(mb * (1 << 20))
+	}
+	for key, into := range map[string]*time.Duration{
+		"request_body_timeout": &cfg.Settings.RequestBodyTimeout,
+		"stream_write_timeout": &cfg.Settings.StreamWriteTimeout,
+		"shutdown_drain_delay": &cfg.Settings.ShutdownDrainDelay,
+	} {
+		if v, ok := cfg.Settings.General[key].(time.Duration); ok {
+			*into = v
+		}
 	}
 	cfg.Settings.Routing = d.routing(cfg)
 	d.warnUnserved(cfg.Unserved)

@@ -22,6 +22,7 @@ type Metrics struct {
 	upstreamErrors *prometheus.CounterVec
 	spendDropped   prometheus.Counter
 	spendCost      *prometheus.CounterVec
+	refused        *prometheus.CounterVec
 }
 
 // Label names.
@@ -72,6 +73,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "strata_upstream_errors_total",
 			Help: "Failed calls to Bedrock, by deployment and Bedrock exception name (or ConnectionError, StreamTruncated, CredentialsError, timeout, stream_timeout, stream_idle_timeout).",
 		}, []string{labelModel, labelDeployment, "exception"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_refused_requests_total",
+			Help: "Requests refused before their body was used, by reason: in_flight and body_memory (shed with 503), request_too_large (413), request_timeout (408), incomplete_body and unreadable_body (400).",
+		}, []string{"reason"}),
 	}
 	m.spendDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "strata_spend_logs_dropped_total",
@@ -81,7 +86,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		Name: "strata_spend_usd_total",
 		Help: "What answered requests cost, in US dollars, by the model_name asked for.",
 	}, []string{labelModel})
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ttft, m.tokens, m.retries, m.fallbacks, m.cooldowns, m.inFlight, m.upstreamErrors, m.spendDropped, m.spendCost} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ttft, m.tokens, m.retries, m.fallbacks, m.cooldowns, m.inFlight, m.upstreamErrors, m.spendDropped, m.spendCost, m.refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
@@ -112,6 +117,14 @@ func (m *Metrics) Spend(modelName string, usd float64) {
 		return
 	}
 	m.spendCost.WithLabelValues(modelName).Add(usd)
+}
+
+// Refused counts a request refused before its body was used.
+func (m *Metrics) Refused(reason string) {
+	if m == nil {
+		return
+	}
+	m.refused.WithLabelValues(reason).Inc()
 }
 
 // Retry counts a call tried again.

@@ -1,12 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -401,28 +399,6 @@ func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.L
 		sse.error(ce)
 		return nil
 	}
-}
-
-// decodeBody reads a JSON request body within the size limit. Syntax and
-// type errors become 400s that say where the problem is.
-func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return fmt.Errorf("read request body: %w", err)
-	}
-	// The body must be JSON whatever Content-Type says: curl -d sends
-	// form-urlencoded by default, and LiteLLM accepts that too.
-	if len(bytes.TrimSpace(body)) == 0 {
-		return openai.InvalidRequest("", "request body is empty; send a JSON object")
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return decodeError(err)
-	}
-	return nil
 }
 
 func decodeError(err error) error {

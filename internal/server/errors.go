@@ -49,6 +49,19 @@ func clientError(err error) *openai.Error {
 	if errors.As(err, &ae) {
 		return translate.ErrorFromBedrock(ae)
 	}
+	var be *bodyError
+	if errors.As(err, &be) {
+		typ := openai.TypeInvalidRequest
+		if be.status == http.StatusRequestTimeout {
+			typ = openai.TypeTimeout
+		}
+		return &openai.Error{Status: be.status, Type: typ, Code: be.code, Message: be.msg, Err: err}
+	}
+	var shed *shedError
+	if errors.As(err, &shed) {
+		return &openai.Error{Status: http.StatusServiceUnavailable, Type: openai.TypeUnavailable, Code: "gateway_overloaded",
+			Message: shed.message, Err: err}
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return &openai.Error{Status: http.StatusRequestEntityTooLarge, Type: openai.TypeInvalidRequest, Code: "request_too_large",
@@ -94,15 +107,32 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if ce.Status >= 500 {
 		level = slog.LevelError
 	}
-	log.Log(r.Context(), level, "request failed", "status", ce.Status, "error", err.Error())
-	var limit *router.LimitError
-	if errors.As(err, &limit) {
+	rec := recordFrom(r.Context())
+	var (
+		limit *router.LimitError
+		shed  *shedError
+		be    *bodyError
+		mbe   *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &limit):
 		w.Header().Set("Retry-After", router.RetryAfterSeconds(limit.RetryAfter()))
+	case errors.As(err, &shed):
+		// Load shedding is the gateway working as configured, not failing.
+		level = slog.LevelWarn
+		rec.refused = shed.reason
+		w.Header().Set("Retry-After", shedRetryAfter)
+	case errors.As(err, &be), errors.As(err, &mbe):
+		// What is left of the body is never read: the connection cannot
+		// carry another request.
+		rec.refused = ce.Code
+		w.Header().Set("Connection", "close")
 	}
 	var rate *limits.Exceeded
 	if errors.As(err, &rate) {
 		rate.SetHeaders(w.Header())
 	}
+	log.Log(r.Context(), level, "request failed", "status", ce.Status, "error", err.Error())
 	writeJSON(w, ce.Status, ce.Body())
 }
 

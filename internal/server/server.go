@@ -61,6 +61,16 @@ type Options struct {
 	MetricsNeedAuth bool
 	// Admin serves the key, team and user management routes; nil leaves them out.
 	Admin *keys.Service
+	// MaxInFlight bounds the requests served at once (health and metrics
+	// routes aside); above it, requests are answered 503 at once. 0 means
+	// no bound.
+	MaxInFlight int
+	// MaxBodyBytesInFlight bounds the request body bytes held at once;
+	// a body that does not fit is answered 503. 0 means no bound.
+	MaxBodyBytesInFlight int64
+	// RequestBodyTimeout is the time a whole request body may take to
+	// arrive; a slower one is answered 408. 0 means no limit.
+	RequestBodyTimeout time.Duration
 }
 
 // Server serves the OpenAI-compatible API.
@@ -88,6 +98,9 @@ type Server struct {
 	auth            *auth.Authenticator
 	metricsNeedAuth bool
 	admin           *keys.Service
+	inFlight        inFlight
+	bodies          bodyBudget
+	bodyTimeout     time.Duration
 }
 
 // DefaultMaxRequestBytes is large enough for several inline images.
@@ -116,7 +129,10 @@ func New(opts Options) *Server {
 		auth:            opts.Auth,
 		metricsNeedAuth: opts.MetricsNeedAuth,
 		admin:           opts.Admin,
+		bodyTimeout:     opts.RequestBodyTimeout,
 	}
+	s.inFlight.limit = int64(max(0, opts.MaxInFlight))
+	s.bodies.limit = max(0, opts.MaxBodyBytesInFlight)
 	if s.fetcher == nil {
 		s.fetcher = fetch.New(fetch.Options{})
 	}
@@ -189,14 +205,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &requestRecord{}
 	ctx := context.WithValue(withLogger(r.Context(), log), recordKey{}, rec)
 	r = r.WithContext(ctx)
-	ctx, principal, err := s.authenticate(r)
-	if err != nil {
-		writeError(sw, r, log, err)
+	var principal *auth.Principal
+	if admitted, counted := s.inFlight.enter(r); !admitted {
+		writeError(sw, r, log, errTooManyRequests)
 	} else {
-		s.mux.ServeHTTP(sw, r.WithContext(ctx))
+		var ctx context.Context
+		var err error
+		ctx, principal, err = s.authenticate(r)
+		if err != nil {
+			writeError(sw, r, log, err)
+		} else {
+			s.mux.ServeHTTP(sw, r.WithContext(ctx))
+		}
+		s.bodies.release(rec)
+		if counted {
+			s.inFlight.leave()
+		}
 	}
 	status := sw.status()
 	end := s.now()
+	if rec.refused != "" {
+		s.metrics.Refused(rec.refused)
+	}
 	attrs := []slog.Attr{
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
 		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
@@ -232,6 +262,8 @@ type requestRecord struct {
 	spend      spend.Usage
 	estimated  bool
 	cost       float64
+	bodyBytes  int64  // taken from the budget of body bytes in flight
+	refused    string // why the request was refused unread, for the metrics
 }
 
 func (rec *requestRecord) attrs() []slog.Attr {
