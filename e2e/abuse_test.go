@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -444,4 +445,25 @@ func TestInFlightBoundSheds(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	noErrorLines(t, g)
+}
+
+// SIGHUP, which log rotators and `systemctl reload` send, is logged and
+// leaves the gateway serving.
+func TestSIGHUPKeepsServing(t *testing.T) {
+	_, endpoint := bedrockEmulator(t)
+	g := startGateway(t, abuseConfig(endpoint), seedEnv...)
+
+	for range 2 {
+		if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		chatOK(t, g)
+	}
+	waitForLog(t, g, "SIGHUP received")
+	select {
+	case err := <-g.done:
+		t.Fatalf("strata exited on SIGHUP: %v", err)
+	default:
+	}
+	chatOK(t, g)
 }

@@ -214,6 +214,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		"max_request_bodies_in_flight_mb", float64(maxBodyBytes)/(1<<20),
 		"request_body_timeout_s", cfg.Settings.RequestBodyTimeout.Seconds())
 	log.Info("strata listening", "url", "http://"+ln.Addr().String(), "models", strings.Join(rt.Names(), ","), "version", version())
+	go answerReloads(ctx, log, cfg.Path)
 	return serveGracefully(ctx, ln, srv, log, shutdownTimeout)
 }
 
