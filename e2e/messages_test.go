@@ -8,9 +8,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go"
 	aoption "github.com/anthropics/anthropic-sdk-go/option"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/emulator"
@@ -361,5 +365,100 @@ func TestMessagesConverse(t *testing.T) {
 	}
 	if call := lastCall(t, em); call.Operation != "ConverseStream" {
 		t.Errorf("emulator got %s", call.Operation)
+	}
+}
+
+// With a master key set, /v1/messages takes the gateway key as x-api-key
+// or Authorization: Bearer, refuses in Anthropic's shape (401, 403), and
+// the pass-through takes it as x-litellm-api-key or x-api-key, refusing as
+// Bedrock would; both calls reach the key's spend.
+func TestMessagesAndPassthroughKeys(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	cfg := messagesConfig(endpoint) + fmt.Sprintf("general_settings:\n  master_key: os.environ/STRATA_MASTER_KEY\n  database_url: sqlite://%s/strata.db\n", t.TempDir())
+	g := &keyGateway{gateway: startGateway(t, cfg, keysEnv...), t: t, em: em}
+	var k struct {
+		Key string `json:"key"`
+	}
+	g.admin("POST", "/key/generate", `{"models":["claude-3-5-haiku-20241022","bedrock-claude"],"key_alias":"claude-code"}`, &k)
+
+	params := anthropic.MessageNewParams{Model: "claude-3-5-haiku-20241022", MaxTokens: 50,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}}
+	anthropicStatus := func(err error) (int, string) {
+		var apiErr *anthropic.Error
+		if !errors.As(err, &apiErr) {
+			t.Fatalf("not an API error: %v", err)
+		}
+		var body struct {
+			Type  string                `json:"type"`
+			Error struct{ Type string } `json:"error"`
+		}
+		_ = json.Unmarshal([]byte(apiErr.RawJSON()), &body)
+		if body.Type != "error" {
+			t.Errorf("not Anthropic's error shape: %s", apiErr.RawJSON())
+		}
+		return apiErr.StatusCode, body.Error.Type
+	}
+	wrongKey := g.anthropicClient(aoption.WithAPIKey("sk-not-a-key-of-this-gateway"))
+	if _, err := wrongKey.Messages.New(ctxTimeout(t), params); err == nil {
+		t.Error("a wrong key was served")
+	} else if status, typ := anthropicStatus(err); status != 401 || typ != "authentication_error" {
+		t.Errorf("wrong key: %d %s", status, typ)
+	}
+	if status, raw, _ := g.post(t, "/v1/messages", `{"model":"bedrock-claude","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`); status != 401 ||
+		!strings.Contains(string(raw), `"type":"authentication_error"`) {
+		t.Errorf("no key: %d %s", status, raw)
+	}
+	withKey := g.anthropicClient(aoption.WithAPIKey(k.Key))
+	if _, err := withKey.Messages.New(ctxTimeout(t), params); err != nil {
+		t.Errorf("x-api-key: %v", err)
+	}
+	bearer := anthropic.NewClient(aoption.WithBaseURL(g.URL), aoption.WithMaxRetries(0), aoption.WithAuthToken(k.Key))
+	if _, err := bearer.Messages.New(ctxTimeout(t), params); err != nil {
+		t.Errorf("Authorization: Bearer: %v", err)
+	}
+	params.Model = "bedrock-llama"
+	if _, err := withKey.Messages.New(ctxTimeout(t), params); err == nil {
+		t.Error("a model outside the key's list was served")
+	} else if status, typ := anthropicStatus(err); status != 403 || typ != "permission_error" {
+		t.Errorf("model outside the key: %d %s", status, typ)
+	}
+
+	msgs := []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: "hi"}}}}
+	if _, err := g.bedrockSDK("").Converse(ctxTimeout(t), &bedrockruntime.ConverseInput{ModelId: aws.String("bedrock-claude"), Messages: msgs}); err == nil {
+		t.Error("the pass-through served a call without the gateway key")
+	} else if !strings.Contains(err.Error(), "UnrecognizedClientException") {
+		t.Errorf("no key on /bedrock: %v", err)
+	}
+	if _, err := g.bedrockSDK(k.Key).Converse(ctxTimeout(t), &bedrockruntime.ConverseInput{ModelId: aws.String("bedrock-claude"), Messages: msgs}); err != nil {
+		t.Errorf("x-litellm-api-key on /bedrock: %v", err)
+	}
+	var ad *types.AccessDeniedException
+	if _, err := g.bedrockSDK(k.Key).Converse(ctxTimeout(t), &bedrockruntime.ConverseInput{ModelId: aws.String("bedrock-llama"), Messages: msgs}); !errors.As(err, &ad) {
+		t.Errorf("model outside the key on /bedrock: %v", err)
+	}
+
+	// Both surfaces' calls are costed from Bedrock's usage, on the key.
+	for _, path := range []string{"/v1/messages", "/bedrock/model/bedrock-claude/converse"} {
+		line := requestLineWhere(t, g.gateway, func(rec map[string]any) bool { return rec["path"] == path && rec["status"] == 200.0 })
+		if line["key"] != "claude-code" || line["prompt_tokens"] == 0.0 || line["completion_tokens"] == 0.0 || line["cost"] == nil || line["cost"] == 0.0 {
+			t.Errorf("%s: access log %v", path, line)
+		}
+	}
+}
+
+// requestLineWhere waits for the access log line match accepts: it is
+// written once the answer went out, so it may trail the answer.
+func requestLineWhere(t *testing.T, g *gateway, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		for _, l := range strings.Split(g.logs.String(), "\n") {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "request" && match(rec) {
+				return rec
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no such request log line:\n%s", g.logs)
+		}
 	}
 }

@@ -14,6 +14,9 @@ var openPaths = map[string]bool{
 	"/health/liveliness": true,
 	"/health/liveness":   true,
 	"/health/readiness":  true,
+	// Claude Code's HEAD / checks that its base URL answers; "/" serves
+	// nothing else.
+	"/": true,
 }
 
 // adminPrefixes are the management routes only the master key may call.

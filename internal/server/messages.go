@@ -30,7 +30,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.router.Has(req.Model); err != nil {
+	if err := s.admitModel(r.Context(), req.Model); err != nil {
 		return err
 	}
 	rec := recordFrom(r.Context())
@@ -368,27 +368,29 @@ func anthropicError(err error) (int, anthropic.ErrorBody) {
 // errors, written in Anthropic's shape and statuses.
 func (s *Server) handleAnthropic(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := h(w, r)
-		if err == nil {
-			return
+		if err := h(w, r); err != nil {
+			writeAnthropicError(w, r, loggerFrom(r.Context(), s.log), err)
 		}
-		log := loggerFrom(r.Context(), s.log)
-		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-			log.Info("client closed the request", "path", r.URL.Path)
-			return
-		}
-		status, body := anthropicError(err)
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelError
-		}
-		log.Log(r.Context(), level, "request failed", "status", status, "error", err.Error())
-		var limit *router.LimitError
-		if errors.As(err, &limit) {
-			w.Header().Set("Retry-After", router.RetryAfterSeconds(limit.RetryAfter()))
-		}
-		writeJSON(w, status, body)
 	})
+}
+
+// writeAnthropicError is writeError for the Anthropic surface.
+func writeAnthropicError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		log.Info("client closed the request", "path", r.URL.Path)
+		return
+	}
+	status, body := anthropicError(err)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	log.Log(r.Context(), level, "request failed", "status", status, "error", err.Error())
+	var limit *router.LimitError
+	if errors.As(err, &limit) {
+		w.Header().Set("Retry-After", router.RetryAfterSeconds(limit.RetryAfter()))
+	}
+	writeJSON(w, status, body)
 }
 
 // anthropicNotFound answers unknown paths under the Anthropic surface.

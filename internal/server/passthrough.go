@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/openai"
 	"github.com/strata-gateway/strata/internal/router"
@@ -34,6 +35,9 @@ func (s *Server) passthrough(w http.ResponseWriter, r *http.Request) error {
 	}
 	name, err := s.passthroughModel(modelID)
 	if err != nil {
+		return err
+	}
+	if err := auth.CheckModel(r.Context(), name); err != nil {
 		return err
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBytes))
@@ -227,24 +231,26 @@ func bedrockError(status int, name, message string) *openai.Error {
 // them as the exception they name.
 func (s *Server) handleBedrock(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := h(w, r)
-		if err == nil {
-			return
+		if err := h(w, r); err != nil {
+			writeBedrockError(w, r, loggerFrom(r.Context(), s.log), err)
 		}
-		log := loggerFrom(r.Context(), s.log)
-		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-			log.Info("client closed the request", "path", r.URL.Path)
-			return
-		}
-		status, name, message := bedrockShaped(err)
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelError
-		}
-		log.Log(r.Context(), level, "request failed", "status", status, "error", err.Error())
-		w.Header().Set("X-Amzn-ErrorType", name)
-		writeJSON(w, status, map[string]string{"message": message})
 	})
+}
+
+// writeBedrockError is writeError for the pass-through.
+func writeBedrockError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		log.Info("client closed the request", "path", r.URL.Path)
+		return
+	}
+	status, name, message := bedrockShaped(err)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	log.Log(r.Context(), level, "request failed", "status", status, "error", err.Error())
+	w.Header().Set("X-Amzn-ErrorType", name)
+	writeJSON(w, status, map[string]string{"message": message})
 }
 
 // bedrockShaped names an error as a Bedrock exception.

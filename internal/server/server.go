@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -207,13 +208,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	var principal *auth.Principal
 	if admitted, counted := s.inFlight.enter(r); !admitted {
-		writeError(sw, r, log, errTooManyRequests)
+		errorWriterFor(r.URL.Path)(sw, r, log, errTooManyRequests)
 	} else {
 		var ctx context.Context
 		var err error
 		ctx, principal, err = s.authenticate(r)
 		if err != nil {
-			writeError(sw, r, log, err)
+			errorWriterFor(r.URL.Path)(sw, r, log, err)
 		} else {
 			s.mux.ServeHTTP(sw, r.WithContext(ctx))
 		}
@@ -240,6 +241,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, rec.attrs()...)
 	}
 	log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// errorWriterFor is the error writer of the surface a path belongs to:
+// Anthropic's, Bedrock's (for the pass-through's AWS SDKs) or OpenAI's.
+func errorWriterFor(path string) func(http.ResponseWriter, *http.Request, *slog.Logger, error) {
+	switch {
+	case path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/"):
+		return writeAnthropicError
+	case strings.HasPrefix(path, "/bedrock/"):
+		return writeBedrockError
+	}
+	return writeError
 }
 
 // requestRecord is what a model endpoint tells the access log and the
