@@ -40,7 +40,7 @@ func (s *Server) passthrough(w http.ResponseWriter, r *http.Request) error {
 	if err := auth.CheckModel(r.Context(), name); err != nil {
 		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBytes))
+	body, err := s.readBody(w, r)
 	if err != nil {
 		return err
 	}
