@@ -35,7 +35,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.router.Has(req.Model); err != nil {
+	if err := s.admitModel(r.Context(), req.Model); err != nil {
 		return err
 	}
 	rec := recordFrom(r.Context())
