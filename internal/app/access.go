@@ -52,7 +52,7 @@ func databaseURL(cfg *config.Config) string {
 		return u
 	}
 	dir := "."
-	if cfg.Path != "" && cfg.Path != "(demo)" {
+	if cfg.Path != "" && cfg.Path != demoConfigPath {
 		dir = filepath.Dir(cfg.Path)
 	}
 	return "sqlite://" + filepath.Join(dir, DefaultDatabaseFile)

@@ -170,6 +170,8 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		return err
 	}
 	defer acc.Close()
+	responses, closeResponses := openResponses(ctx, cfg, acc.store, log)
+	defer closeResponses()
 	opts := routerOptions(cfg.Settings.Routing, log, m)
 	opts.Unserved = unservedNames(cfg.Unserved)
 	rt, err := router.New(deployments, opts)
@@ -197,6 +199,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		MaxInFlight:          maxInFlight,
 		MaxBodyBytesInFlight: maxBodyBytes,
 		RequestBodyTimeout:   cfg.Settings.RequestBodyTimeout,
+		Responses:            responses,
 		Fetcher: fetch.New(fetch.Options{
 			AllowedHosts:      cfg.Settings.URLAllowedHosts,
 			DisableValidation: cfg.Settings.URLValidationOff,

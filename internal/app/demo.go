@@ -83,6 +83,9 @@ var demoModels = []struct{ name, model string }{
 	{"bedrock-stability", "stability.stable-diffusion-xl-v1"},
 }
 
+// demoConfigPath stands for the demo's config, which is built in.
+const demoConfigPath = "(demo)"
+
 // runDemo starts the emulator on a free local port and the gateway in front
 // of it: the whole path, signing included, with no AWS account.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -98,7 +101,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	emDone := make(chan error, 1)
 	go func() { emDone <- serveUntilDone(ctx, emLn, em, log.With("component", "emulator")) }()
 
-	cfg := &config.Config{Path: "(demo)", Settings: config.Settings{}}
+	cfg := &config.Config{Path: demoConfigPath, Settings: config.Settings{}}
 	for _, m := range demoModels {
 		cfg.Models = append(cfg.Models, config.Model{
 			Name: m.name, Model: "bedrock/" + m.model, BaseModel: m.model, ModelID: m.model,
