@@ -90,7 +90,7 @@ func openAccess(ctx context.Context, cfg *config.Config, log *slog.Logger) (*acc
 		log.Warn("general_settings.database_url is set but master_key is not: every client is served without a key")
 		return a, nil
 	}
-	a.auth = auth.New(auth.Options{MasterKey: master, Store: st, Logger: log})
+	a.auth = auth.New(auth.Options{MasterKey: master, Store: st, Logger: log, CacheTTL: cfg.Settings.KeyCacheTTL})
 	a.admin = keys.New(keys.Options{Store: st, Cache: a.auth, Logger: log})
 	log.Info("authentication on: every model and admin route needs the master key or a virtual key")
 	return a, nil

@@ -157,6 +157,9 @@ type Settings struct {
 	// a stopping gateway answers /health/readiness with 503 while still
 	// serving, before it closes its listener.
 	ShutdownDrainDelay time.Duration
+	// KeyCacheTTL (general_settings.user_api_key_cache_ttl) is how long a
+	// key read from the database is trusted; 0 = the default (60s).
+	KeyCacheTTL time.Duration
 	// The sections as written, os.environ/ resolved, for features that come
 	// later. Implemented keys hold their typed value; credential-looking
 	// strings of the others are Secrets.

@@ -227,6 +227,9 @@ func (d *decoder) parse(data []byte) *Config {
 			*into = v
 		}
 	}
+	if v, ok := cfg.Settings.General["user_api_key_cache_ttl"].(time.Duration); ok {
+		cfg.Settings.KeyCacheTTL = v
+	}
 	cfg.Settings.Routing = d.routing(cfg)
 	d.warnUnserved(cfg.Unserved)
 	d.warnIgnoredKeys()

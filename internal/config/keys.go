@@ -68,6 +68,7 @@ var settingsKeys = map[string]map[string]kind{
 		"global_max_parallel_requests":      kindCount,    // requests in flight; above it, 503 at once
 		"max_request_bodies_in_flight_mb":   kindPositive, // Strata's own: request body bytes held at once
 		"request_body_timeout":              kindSeconds,  // Strata's own: time a whole request body may take
+		"user_api_key_cache_ttl":            kindSeconds,
 	},
 }
 
