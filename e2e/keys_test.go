@@ -2,18 +2,23 @@ package e2e
 
 import (
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to take the test database down
 
 	"github.com/strata-gateway/strata/internal/emulator"
 	"github.com/strata-gateway/strata/internal/store/storetest"
@@ -458,4 +463,114 @@ func TestMasterKeyFromEnvironment(t *testing.T) {
 	var k generated
 	g.admin("POST", "/key/generate", `{}`, &k)
 	g.mustChatAs(k.Key, "bedrock-claude")
+}
+
+// setDatabaseReachable opens or closes a test database on the PostgreSQL
+// server: closed, it takes no connections and those it had are cut, as
+// when the server goes away.
+func setDatabaseReachable(t *testing.T, databaseURL string, reachable bool) {
+	t.Helper()
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	db, err := sql.Open("pgx", os.Getenv(storetest.PostgresEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(fmt.Sprintf("ALTER DATABASE %s ALLOW_CONNECTIONS %t", name, reachable)); err != nil {
+		t.Fatal(err)
+	}
+	if !reachable {
+		if _, err := db.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// With the database down, keys already checked keep working; a key never
+// seen gets a 503 (it cannot be checked), not a 401; when the database is
+// back, so is everything.
+func TestDatabaseDownServesCachedKeys(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	dbURL := storetest.URL(t, "postgres")
+	cfg := keysConfig(endpoint, dbURL, "  user_api_key_cache_ttl: 1\n")
+	g := &keyGateway{gateway: startGateway(t, cfg, keysEnv...), t: t, em: em}
+	var k generated
+	g.admin("POST", "/key/generate", `{"key_alias":"outage-bot"}`, &k)
+	g.mustChatAs(k.Key, "bedrock-claude")
+
+	setDatabaseReachable(t, dbURL, false)
+	t.Cleanup(func() { setDatabaseReachable(t, dbURL, true) })
+	time.Sleep(1100 * time.Millisecond) // past the cache TTL: the key must be read again, and cannot be
+	g.mustChatAs(k.Key, "bedrock-claude")
+	g.mustChatAs(testMasterKey, "bedrock-claude")
+	g.refusedChat("sk-never-seen-during-outage", "bedrock-claude", 503, "auth_unavailable", "database")
+
+	setDatabaseReachable(t, dbURL, true)
+	var k2 generated
+	for i := 0; ; i++ { // the pool's cut connections are replaced as they are found dead
+		status, raw := g.call("POST", "/key/generate", "Authorization", testMasterKey, `{}`, &k2)
+		if status == 200 {
+			break
+		}
+		if i == 3 {
+			t.Fatalf("/key/generate after the database came back: %d %s", status, raw)
+		}
+	}
+	g.mustChatAs(k2.Key, "bedrock-claude")
+	g.stop(t)
+	if findLog(g.gateway, "key store unreachable: using the cached key", "outage-bot") == nil {
+		t.Errorf("no log line says the cached key was used during the outage")
+	}
+}
+
+// Refusals on the Anthropic surface come in Anthropic's shape; its SDKs
+// send the key in x-api-key.
+func TestAnthropicSurfaceRefusals(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	g := &keyGateway{gateway: startGateway(t, keysConfig(endpoint, storetest.URL(t, "sqlite"), ""), keysEnv...), t: t, em: em}
+	var k generated
+	g.admin("POST", "/key/generate", `{"models":["bedrock-claude"],"key_alias":"claude-code"}`, &k)
+	body := func(model string) string {
+		return `{"model":"` + model + `","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`
+	}
+	var anthropicErr struct {
+		Type  string `json:"type"`
+		Error struct {
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	for _, c := range []struct {
+		key, model string
+		status     int
+		typ        string
+		parts      []string
+	}{
+		{"", "bedrock-claude", 401, "authentication_error", []string{"no API key"}},
+		{"sk-wrong-wrong-wrong", "bedrock-claude", 401, "authentication_error", nil},
+		{k.Key, "bedrock-other", 403, "permission_error", []string{"bedrock-other", "claude-code"}},
+	} {
+		status, raw := g.call("POST", "/v1/messages", "x-api-key", c.key, body(c.model), nil)
+		if err := json.Unmarshal(raw, &anthropicErr); err != nil || status != c.status || anthropicErr.Type != "error" || anthropicErr.Error.Type != c.typ {
+			t.Errorf("key %.10q model %s: %d %s, want %d %s", c.key, c.model, status, raw, c.status, c.typ)
+		}
+		for _, p := range c.parts {
+			if !strings.Contains(anthropicErr.Error.Message, p) {
+				t.Errorf("message %q lacks %q", anthropicErr.Error.Message, p)
+			}
+		}
+	}
+	if n := len(em.Calls()); n != 0 {
+		t.Errorf("%d refused requests reached Bedrock", n)
+	}
+	if status, raw := g.call("POST", "/v1/messages", "x-api-key", k.Key, body("bedrock-claude"), nil); status != 200 {
+		t.Errorf("allowed model on /v1/messages: %d %s", status, raw)
+	}
+	// The Responses API checks the model the same way.
+	status, raw := g.call("POST", "/v1/responses", "Authorization", k.Key, `{"model":"bedrock-other","input":"hi"}`, nil)
+	g.refused(status, raw, 403, "key_model_access_denied", "", "bedrock-other")
 }
