@@ -17,6 +17,7 @@ import (
 
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/emulator"
+	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/router"
 	"github.com/strata-gateway/strata/internal/translate"
 )
@@ -377,23 +378,46 @@ func TestHandlerAccessLog(t *testing.T) {
 	}
 }
 
-// A deployment at its rpm limit is skipped; with none left the client gets
-// 429 and Retry-After saying when one frees up.
+// A request over a limit gets 429 with Retry-After saying when to come
+// back, in whole seconds, and Bedrock is not called: whether the limit is
+// a deployment's rpm (the router skips it, and none is left) or one the
+// limiter admits requests against (then with the x-ratelimit-* headers).
 func TestHandlerRetryAfter(t *testing.T) {
-	f := newServerFixture(t, Options{}, testModel{name: "claude", model: "anthropic.claude-3-5-sonnet-20240620-v1:0", policy: router.Policy{RPM: 1}})
-	if w := f.do(t, "POST", "/v1/chat/completions", chatBody, nil); w.Code != 200 {
-		t.Fatalf("first request: %d %s", w.Code, w.Body)
-	}
-	w := f.do(t, "POST", "/v1/chat/completions", chatBody, nil)
-	typ, _, _ := openAIError(t, w)
-	if w.Code != 429 || typ != "rate_limit_error" {
-		t.Fatalf("over the rpm limit: %d %s", w.Code, typ)
-	}
-	if ra := w.Header().Get("Retry-After"); ra == "" || ra == "0" || strings.ContainsAny(ra, ".-") {
-		t.Errorf("Retry-After %q, want whole seconds until the limit frees", ra)
-	}
-	if n := len(f.em.Calls()); n != 1 {
-		t.Errorf("Bedrock got %d calls, want only the first", n)
+	claude := "anthropic.claude-3-5-sonnet-20240620-v1:0"
+	for _, c := range []struct {
+		name    string
+		opts    Options
+		model   testModel
+		headers []string // present besides Retry-After
+	}{
+		{name: "deployment rpm", model: testModel{name: "claude", model: claude, policy: router.Policy{RPM: 1}}},
+		{name: "limiter rpm",
+			opts:    Options{Limiter: limits.New(limits.Options{}), GatewayBudget: &limits.Scope{Kind: "global", ID: "gateway", Name: "the gateway", RPM: 1}},
+			model:   testModel{name: "claude", model: claude},
+			headers: []string{"X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newServerFixture(t, c.opts, c.model)
+			if w := f.do(t, "POST", "/v1/chat/completions", chatBody, nil); w.Code != 200 {
+				t.Fatalf("first request: %d %s", w.Code, w.Body)
+			}
+			w := f.do(t, "POST", "/v1/chat/completions", chatBody, nil)
+			typ, _, _ := openAIError(t, w)
+			if w.Code != 429 || typ != "rate_limit_error" {
+				t.Fatalf("over the limit: %d %s", w.Code, typ)
+			}
+			if ra := w.Header().Get("Retry-After"); ra == "" || ra == "0" || strings.ContainsAny(ra, ".-") {
+				t.Errorf("Retry-After %q, want whole seconds until the limit frees", ra)
+			}
+			for _, h := range c.headers {
+				if w.Header().Get(h) == "" {
+					t.Errorf("no %s header", h)
+				}
+			}
+			if n := len(f.em.Calls()); n != 1 {
+				t.Errorf("Bedrock got %d calls, want only the first", n)
+			}
+		})
 	}
 }
 
