@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -16,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openai/openai-go/v3"
+
+	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/emulator"
 )
 
@@ -466,4 +470,75 @@ func TestSIGHUPKeepsServing(t *testing.T) {
 	default:
 	}
 	chatOK(t, g)
+}
+
+// A client that stops reading a stream is cut once a write has waited
+// stream_write_timeout, and its Bedrock call is cancelled; other streams
+// carry on.
+func TestStalledStreamReaderCut(t *testing.T) {
+	em, endpoint, cancelled := watchedEmulator(t)
+	g := startGateway(t, abuseConfig(endpoint, "stream_write_timeout: 1"), seedEnv...)
+	// Far more than socket buffers hold, then Bedrock holds the stream open.
+	long := strings.Repeat("word ", 200000)
+	em.Script(emulator.Script{Response: bedrock.ConverseResponse{
+		Output:     bedrock.ConverseOutput{Message: &bedrock.Message{Role: "assistant", Content: []bedrock.ContentBlock{{Text: &long}}}},
+		StopReason: "end_turn",
+	}})
+	em.Fault(emulator.Fault{Kind: emulator.FaultStreamStall, AfterEvents: 150000})
+
+	conn := g.dial(t)
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
+	body := `{"model":"bedrock-claude","stream":true,"messages":[{"role":"user","content":"a long one"}]}`
+	if _, err := io.WriteString(conn, chatHead(fmt.Sprintf("Content-Length: %d", len(body)))+body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream: %v %v", resp, err)
+	}
+	// The client reads nothing more.
+
+	// Another stream is served meanwhile.
+	client := g.client()
+	s := client.Chat.Completions.NewStreaming(ctxTimeout(t), openai.ChatCompletionNewParams{
+		Model:    "bedrock-claude",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("short one")},
+	})
+	var got strings.Builder
+	for s.Next() {
+		if c := s.Current(); len(c.Choices) > 0 {
+			got.WriteString(c.Choices[0].Delta.Content)
+		}
+	}
+	if s.Err() != nil || got.String() != "echo: short one" {
+		t.Errorf("the other stream got %q, %v", got.String(), s.Err())
+	}
+
+	select {
+	case <-cancelled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stalled stream's Bedrock call was never cancelled")
+	}
+	waitForLog(t, g, "client stopped reading the stream")
+	noErrorLines(t, g)
+}
+
+// watchedEmulator is bedrockEmulator with a channel that receives once for
+// every call the gateway gave up on (closed its connection) before the
+// emulator had answered it whole.
+func watchedEmulator(t *testing.T) (*emulator.Emulator, string, <-chan struct{}) {
+	t.Helper()
+	em := emulator.New(emulator.Options{
+		Keys:   map[string]emulator.Key{testAccessKey: {Secret: testSecretKey}},
+		Region: testRegion,
+	})
+	cancelled := make(chan struct{}, 1000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		em.ServeHTTP(w, r)
+		if r.Context().Err() != nil {
+			cancelled <- struct{}{}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return em, srv.URL, cancelled
 }

@@ -200,6 +200,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		MaxBodyBytesInFlight: maxBodyBytes,
 		RequestBodyTimeout:   cfg.Settings.RequestBodyTimeout,
 		Responses:            responses,
+		StreamWriteTimeout:   cfg.Settings.StreamWriteTimeout,
 		Fetcher: fetch.New(fetch.Options{
 			AllowedHosts:      cfg.Settings.URLAllowedHosts,
 			DisableValidation: cfg.Settings.URLValidationOff,
@@ -215,7 +216,8 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	}
 	log.Info("serving limits", "global_max_parallel_requests", maxInFlight,
 		"max_request_bodies_in_flight_mb", float64(maxBodyBytes)/(1<<20),
-		"request_body_timeout_s", cfg.Settings.RequestBodyTimeout.Seconds())
+		"request_body_timeout_s", cfg.Settings.RequestBodyTimeout.Seconds(),
+		"stream_write_timeout_s", cfg.Settings.StreamWriteTimeout.Seconds())
 	log.Info("strata listening", "url", "http://"+ln.Addr().String(), "models", strings.Join(rt.Names(), ","), "version", version())
 	go answerReloads(ctx, log, cfg.Path)
 	return serveGracefully(ctx, ln, srv, log, shutdownTimeout)

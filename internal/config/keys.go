@@ -69,6 +69,7 @@ var settingsKeys = map[string]map[string]kind{
 		"max_request_bodies_in_flight_mb":   kindPositive, // Strata's own: request body bytes held at once
 		"request_body_timeout":              kindSeconds,  // Strata's own: time a whole request body may take
 		"user_api_key_cache_ttl":            kindSeconds,
+		"stream_write_timeout":              kindSeconds, // Strata's own: time a client may stop reading an answer
 	},
 }
 

@@ -391,7 +391,7 @@ func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.L
 		call.Finish(stream.usage, err)
 		if sse.failed() || r.Context().Err() != nil {
 			// The client is gone; closing the stream cancels Bedrock.
-			log.Info("client closed the stream", "error", err.Error())
+			logClientGone(log, sse, err)
 			return nil
 		}
 		ce := clientError(err)

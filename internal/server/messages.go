@@ -279,7 +279,7 @@ func (s *Server) relayEvents(w http.ResponseWriter, r *http.Request, log *slog.L
 		err = call.Err(err)
 		call.Finish(rec.usage, err)
 		if sse.failed() || r.Context().Err() != nil {
-			log.Info("client closed the stream", "error", err.Error())
+			logClientGone(log, sse, err)
 			return nil
 		}
 		status, body := anthropicError(err)

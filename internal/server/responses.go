@@ -302,7 +302,7 @@ func (s *Server) relayResponse(w http.ResponseWriter, r *http.Request, log *slog
 		ce := clientError(err)
 		if sse.failed() || r.Context().Err() != nil {
 			// The client is gone; the response is still marked failed.
-			log.Info("client closed the stream", "error", err.Error())
+			logClientGone(log, sse, err)
 			_ = stream.tr.Fail(ce, func(*openai.ResponseEvent) error { return nil })
 			return
 		}

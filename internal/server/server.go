@@ -72,6 +72,10 @@ type Options struct {
 	// RequestBodyTimeout is the time a whole request body may take to
 	// arrive; a slower one is answered 408. 0 means no limit.
 	RequestBodyTimeout time.Duration
+	// StreamWriteTimeout is how long a write of an answer may wait for a
+	// client that stopped reading before the connection is cut (and with
+	// it the Bedrock call). 0 means no limit.
+	StreamWriteTimeout time.Duration
 }
 
 // Server serves the OpenAI-compatible API.
@@ -102,6 +106,7 @@ type Server struct {
 	inFlight        inFlight
 	bodies          bodyBudget
 	bodyTimeout     time.Duration
+	writeTimeout    time.Duration
 }
 
 // DefaultMaxRequestBytes is large enough for several inline images.
@@ -131,6 +136,7 @@ func New(opts Options) *Server {
 		metricsNeedAuth: opts.MetricsNeedAuth,
 		admin:           opts.Admin,
 		bodyTimeout:     opts.RequestBodyTimeout,
+		writeTimeout:    opts.StreamWriteTimeout,
 	}
 	s.inFlight.limit = int64(max(0, opts.MaxInFlight))
 	s.bodies.limit = max(0, opts.MaxBodyBytesInFlight)
@@ -201,7 +207,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", id)
 	start := s.now()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, writeTimeout: s.writeTimeout}
 	log := s.log.With("request_id", id)
 	rec := &requestRecord{}
 	ctx := context.WithValue(withLogger(r.Context(), log), recordKey{}, rec)
@@ -330,17 +336,23 @@ func loggerFrom(ctx context.Context, fallback *slog.Logger) *slog.Logger {
 	return fallback
 }
 
-// statusWriter remembers the status for the access log. Unwrap keeps
-// http.ResponseController (flushing) working through it.
+// statusWriter remembers the status for the access log, and bounds each
+// write: a client that stops reading for longer than writeTimeout makes
+// the write fail, which ends the request (and cancels its Bedrock call)
+// instead of holding it forever. Unwrap keeps http.ResponseController
+// (flushing) working through it.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code         int
+	writeTimeout time.Duration
+	rc           *http.ResponseController
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code == 0 {
 		w.code = code
 	}
+	w.extendWriteDeadline()
 	w.ResponseWriter.WriteHeader(code)
 }
 
@@ -348,7 +360,21 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
+	w.extendWriteDeadline()
 	return w.ResponseWriter.Write(b)
+}
+
+// extendWriteDeadline gives what is written now, and flushed right after,
+// writeTimeout to reach the client. Between writes, while the answer waits
+// for Bedrock, nothing is being written and no deadline can pass.
+func (w *statusWriter) extendWriteDeadline() {
+	if w.writeTimeout <= 0 {
+		return
+	}
+	if w.rc == nil {
+		w.rc = http.NewResponseController(w.ResponseWriter)
+	}
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.writeTimeout))
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -3,7 +3,10 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
+	"os"
 
 	"github.com/strata-gateway/strata/internal/openai"
 )
@@ -85,8 +88,19 @@ func (s *sseWriter) flush() {
 	}
 }
 
-// failed reports whether writing to the client failed (it went away).
+// failed reports whether writing to the client failed (it went away, or
+// stopped reading for longer than the write timeout).
 func (s *sseWriter) failed() bool { return s.err != nil }
+
+// logClientGone says why a stream ended without its client: it went away,
+// or it stopped reading and a write waited longer than the timeout.
+func logClientGone(log *slog.Logger, sse *sseWriter, err error) {
+	if errors.Is(sse.err, os.ErrDeadlineExceeded) {
+		log.Info("client stopped reading the stream: cut after general_settings.stream_write_timeout", "error", err.Error())
+		return
+	}
+	log.Info("client closed the stream", "error", err.Error())
+}
 
 // error ends a stream that fails after it started: OpenAI's SDKs raise an
 // "error" data event as an API error.
