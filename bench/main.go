@@ -55,6 +55,7 @@ type options struct {
 	strataArgs     stringList
 	strataEnv      stringList
 	skipThroughput bool
+	auth           bool
 }
 
 type stringList []string
@@ -78,6 +79,7 @@ func run(ctx context.Context, args []string) error {
 	fs.Var(&o.strataArgs, "strata-arg", "extra argument for strata (repeatable), e.g. -strata-arg=--log-level=warn")
 	fs.Var(&o.strataEnv, "strata-env", "extra environment variable for strata alone (repeatable), e.g. -strata-env=GOGC=400")
 	fs.BoolVar(&o.skipThroughput, "latency-only", false, "skip the closed-loop rounds (needs -rate)")
+	fs.BoolVar(&o.auth, "auth", false, "turn Strata's authentication on (a master key, keys in SQLite) and send every request with a virtual key, so the key check and the accounting are measured too")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -115,11 +117,21 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer proxy.stop()
-	st, err := startStrata(bin, tmp, upURL, o.strataArgs, o.strataEnv)
+	strataEnv := o.strataEnv
+	if o.auth {
+		strataEnv = append(strataEnv[:len(strataEnv):len(strataEnv)], "STRATA_MASTER_KEY="+benchMasterKey)
+	}
+	st, err := startStrata(bin, tmp, upURL, o.strataArgs, strataEnv)
 	if err != nil {
 		return err
 	}
 	defer st.stop()
+	if o.auth {
+		if apiKey, err = generateKey(ctx, st.url); err != nil {
+			return err
+		}
+		logf("authentication on: every request carries a virtual key")
+	}
 	logf("upstream %s, strata %s (pid %d, profiles at %s)", upURL, st.url, st.pid(), st.pprofURL)
 
 	bodies, err := writeBodies(tmp)

@@ -145,7 +145,7 @@ func (o *openLoop) post(ctx context.Context, url string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	setRequestHeaders(req.Header)
 	resp, err := o.client.Do(req)
 	if err != nil {
 		return err

@@ -43,6 +43,8 @@ type settings struct {
 	HeldStreams      int      `json:"held_streams"`
 	StrataArgs       []string `json:"strata_args,omitempty"`
 	StrataEnv        []string `json:"strata_env,omitempty"`
+	// Auth: Strata had a master key and every request a virtual key.
+	Auth bool `json:"auth,omitempty"`
 }
 
 // machine tells how busy the machine was: other tenants' CPU competes with
@@ -181,6 +183,9 @@ func evaluate(r *results) []target {
 func printTable(w io.Writer, r *results) {
 	fmt.Fprintf(w, "\nStrata load benchmark, %s, commit %s, %s, %d CPUs; machine busy %.2f cores on average, %.2f of them by other processes\n\n",
 		r.Start.Format(time.RFC3339), r.Commit, r.GoVersion, r.Machine.CPUs, r.Machine.BusyCores, r.Machine.OthersCores)
+	if r.Settings.Auth {
+		fmt.Fprintf(w, "authentication on: a master key, keys in SQLite, every request with a virtual key\n\n")
+	}
 	if tuned := slices.Concat(r.Settings.StrataEnv, r.Settings.StrataArgs); len(tuned) > 0 {
 		fmt.Fprintf(w, "strata run with: %s\n\n", strings.Join(tuned, " "))
 	}

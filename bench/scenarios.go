@@ -36,7 +36,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		DurationS: b.o.duration.Seconds(), Rounds: b.o.rounds, WrkThreads: b.o.wrkThreads,
 		LatencyDurationS: b.o.latencyFor.Seconds(), StrataArgs: b.o.strataArgs, StrataEnv: b.o.strataEnv,
 		StreamEvents: streamEvents, PacedIntervalMS: float64(pacedInterval) / 1e6,
-		HeldStreams: b.o.holdStreams,
+		HeldStreams: b.o.holdStreams, Auth: b.o.auth,
 	}
 	b.res.Commit, b.res.GoVersion = commitAndGo(b.root)
 

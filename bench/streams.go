@@ -74,7 +74,7 @@ func (c *streamClient) once(ctx context.Context, url string, body []byte, count 
 	if err != nil {
 		return streamTiming{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	setRequestHeaders(req.Header)
 	start := time.Now()
 	resp, err := c.client.Do(req)
 	if err != nil {
@@ -168,7 +168,7 @@ func (c *streamClient) holdStreams(ctx context.Context, url string, body []byte,
 				errc <- err
 				return
 			}
-			req.Header.Set("Content-Type", "application/json")
+			setRequestHeaders(req.Header)
 			resp, err := c.client.Do(req)
 			if err != nil {
 				errc <- err

@@ -41,6 +41,10 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
+local key = os.getenv("BENCH_API_KEY")
+if key and key ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. key
+end
 
 function done(summary, latency, requests)
   local e = summary.errors
@@ -101,7 +105,7 @@ func (w *wrkRunner) run(ctx context.Context, url, bodyPath string, conns int, d 
 		"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
 		"-d", fmt.Sprintf("%ds", max(1, int(d.Round(time.Second).Seconds()))), "--timeout", "10s",
 		"-s", w.script, url)
-	cmd.Env = append(os.Environ(), "BENCH_BODY="+bodyPath)
+	cmd.Env = append(os.Environ(), "BENCH_BODY="+bodyPath, "BENCH_API_KEY="+apiKey)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
