@@ -58,7 +58,12 @@ func NextReset(d string, from time.Time) time.Time {
 		return from
 	}
 	if unit == "mo" {
-		return from.AddDate(0, int(n), 0)
+		// Jan 31 + 1mo is Feb 28 (or 29), not Mar 3 as AddDate would say.
+		next := from.AddDate(0, int(n), 0)
+		if next.Day() != from.Day() {
+			next = next.AddDate(0, 0, -next.Day())
+		}
+		return next
 	}
 	dur, _ := ParseDuration(d)
 	return from.Add(dur)
