@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/strata-gateway/strata/internal/auth"
@@ -26,7 +27,7 @@ type accounting struct {
 
 // newAccounting builds the accounting over st (nil: no database; budgets
 // then count from this process's start).
-func newAccounting(st store.Store, m *metrics.Metrics, log *slog.Logger) *accounting {
+func newAccounting(st store.Store, global *limits.Scope, m *metrics.Metrics, log *slog.Logger) *accounting {
 	a := &accounting{}
 	var source limits.SpendSource
 	if st != nil {
@@ -46,7 +47,7 @@ func newAccounting(st store.Store, m *metrics.Metrics, log *slog.Logger) *accoun
 			resetBudgets(ctx, st, log, time.Minute)
 		}()
 	}
-	a.limiter = limits.New(limits.Options{Spend: source, Logger: log})
+	a.limiter = limits.New(limits.Options{Spend: source, Global: global, Logger: log})
 	return a
 }
 
@@ -158,12 +159,42 @@ func resetBudgets(ctx context.Context, st store.Budgets, log *slog.Logger, inter
 	}
 }
 
-// callerOf reads the request's Principal into the limits it counts against.
-func callerOf(ctx context.Context) server.Caller {
+// callers remembers each Principal's limits as the limiter reads them.
+// The key cache hands out the same Principal until it reads the key again,
+// so the conversion runs about once per key per cache period, not per
+// request.
+type callers struct {
+	mu   sync.RWMutex
+	seen map[*auth.Principal]server.Caller
+}
+
+// maxCallers bounds the memory: past it, the map starts over.
+const maxCallers = 10_000
+
+// of is the server's CallerOf.
+func (cs *callers) of(ctx context.Context) server.Caller {
 	p, ok := auth.FromContext(ctx)
 	if !ok || p.Master || p.Key == nil {
 		return server.Caller{}
 	}
+	cs.mu.RLock()
+	c, ok := cs.seen[p]
+	cs.mu.RUnlock()
+	if ok {
+		return c
+	}
+	c = callerOf(p)
+	cs.mu.Lock()
+	if cs.seen == nil || len(cs.seen) >= maxCallers {
+		cs.seen = make(map[*auth.Principal]server.Caller)
+	}
+	cs.seen[p] = c
+	cs.mu.Unlock()
+	return c
+}
+
+// callerOf reads a key's Principal into the limits it counts against.
+func callerOf(p *auth.Principal) server.Caller {
 	k := p.Key
 	c := server.Caller{KeyHash: k.Token, KeyAlias: k.Alias, TeamID: k.TeamID, UserID: k.UserID}
 	c.Scopes = append(c.Scopes, scopeOf("key", k.Token, p.LogName(), k.Limits, k.CreatedAt, true))

@@ -13,10 +13,18 @@ type Counter interface {
 	// Add adds n (which may be negative) to key's count in the window of the
 	// given length that contains now, and returns the new count. A window of
 	// 0 never ends: it counts what is in flight.
-	Add(ctx context.Context, key string, n int64, window time.Duration, now time.Time) (int64, error)
+	Add(ctx context.Context, key Key, n int64, window time.Duration, now time.Time) (int64, error)
 	// Get returns key's count in that window.
-	Get(ctx context.Context, key string, window time.Duration, now time.Time) (int64, error)
+	Get(ctx context.Context, key Key, window time.Duration, now time.Time) (int64, error)
 }
+
+// Key names a counter: what it counts ("rpm", "tpm", "parallel") for which
+// scope. A shared backend renders it as a string with String.
+type Key struct {
+	Limit, Kind, ID string
+}
+
+func (k Key) String() string { return k.Limit + ":" + k.Kind + ":" + k.ID }
 
 // windowStart is the start of the fixed window of length window holding
 // now; windows are aligned to the Unix epoch, so every gateway sharing a
@@ -36,7 +44,7 @@ type Memory struct {
 }
 
 type memoryKey struct {
-	key   string
+	key   Key
 	start int64 // window start, UnixNano; 0 for windows that never end
 	end   int64
 }
@@ -44,7 +52,7 @@ type memoryKey struct {
 // NewMemory returns an empty in-memory counter.
 func NewMemory() *Memory { return &Memory{counts: map[memoryKey]int64{}} }
 
-func (m *Memory) keyOf(key string, window time.Duration, now time.Time) memoryKey {
+func (m *Memory) keyOf(key Key, window time.Duration, now time.Time) memoryKey {
 	if window <= 0 {
 		return memoryKey{key: key}
 	}
@@ -53,37 +61,34 @@ func (m *Memory) keyOf(key string, window time.Duration, now time.Time) memoryKe
 }
 
 // Add implements Counter.
-func (m *Memory) Add(_ context.Context, key string, n int64, window time.Duration, now time.Time) (int64, error) {
+func (m *Memory) Add(_ context.Context, key Key, n int64, window time.Duration, now time.Time) (int64, error) {
 	k := m.keyOf(key, window, now)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweep(now)
 	v := m.counts[k] + n
-	if v == 0 && k.end == 0 {
-		delete(m.counts, k)
-	} else {
-		m.counts[k] = v
-	}
+	m.counts[k] = v // an in-flight count back at 0 is kept for its next request; sweep drops it
 	return v, nil
 }
 
 // Get implements Counter.
-func (m *Memory) Get(_ context.Context, key string, window time.Duration, now time.Time) (int64, error) {
+func (m *Memory) Get(_ context.Context, key Key, window time.Duration, now time.Time) (int64, error) {
 	k := m.keyOf(key, window, now)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.counts[k], nil
 }
 
-// sweep drops the counts of windows that have ended, at most once a second.
+// sweep drops the counts of windows that have ended, and in-flight counts
+// back at 0, at most once a second.
 func (m *Memory) sweep(now time.Time) {
 	if now.Sub(m.lastSweep) < time.Second {
 		return
 	}
 	m.lastSweep = now
 	t := now.UnixNano()
-	for k := range m.counts {
-		if k.end != 0 && k.end <= t {
+	for k, v := range m.counts {
+		if k.end != 0 && k.end <= t || k.end == 0 && v == 0 {
 			delete(m.counts, k)
 		}
 	}

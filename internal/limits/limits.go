@@ -48,13 +48,17 @@ type Options struct {
 	Counter Counter // nil: an in-memory counter
 	// Spend reads the spend logs when a budget period is first seen; nil
 	// starts every budget at 0.
-	Spend  SpendSource
+	Spend SpendSource
+	// Global is the gateway's own scope (litellm_settings.max_budget),
+	// counted by every request after the caller's; nil: none.
+	Global *Scope
 	Logger *slog.Logger
 	Now    func() time.Time
 }
 
 // Limiter admits requests.
 type Limiter struct {
+	global  *Scope
 	counter Counter
 	budgets *budgets
 	log     *slog.Logger
@@ -63,7 +67,7 @@ type Limiter struct {
 
 // New returns a Limiter.
 func New(o Options) *Limiter {
-	l := &Limiter{counter: o.Counter, log: o.Logger, now: o.Now}
+	l := &Limiter{global: o.Global, counter: o.Counter, log: o.Logger, now: o.Now}
 	if l.counter == nil {
 		l.counter = NewMemory()
 	}
@@ -188,7 +192,7 @@ func scopeName(s *Scope) string {
 	return s.Kind + "=" + name
 }
 
-func counterKey(kind string, s *Scope) string { return kind + ":" + s.Kind + ":" + s.ID }
+func counterKey(limit string, s *Scope) Key { return Key{Limit: limit, Kind: s.Kind, ID: s.ID} }
 
 // Admit checks every scope's limits for a request for model and, if none
 // is reached, takes a request and a parallel slot from each and returns
@@ -197,16 +201,29 @@ func counterKey(kind string, s *Scope) string { return kind + ":" + s.Kind + ":"
 // and the failure logged: an outage of the limits' store must not stop
 // the gateway.
 func (l *Limiter) Admit(ctx context.Context, scopes []Scope, model string) (*Lease, error) {
+	if len(scopes) == 0 && l.global == nil {
+		return nil, nil
+	}
 	now := l.now()
 	lease := &Lease{l: l, model: model, headers: rateHeaders{-1, -1, -1, -1}}
-	for i := range scopes {
-		s := &scopes[i]
-		if err := l.checkBudgets(ctx, s, model, now, lease); err != nil {
+	lease.parallel, lease.tpm, lease.budgets = lease.parallelBuf[:0], lease.tpmBuf[:0], lease.budgetBuf[:0]
+	n := len(scopes)
+	if l.global != nil {
+		n++
+	}
+	scope := func(i int) *Scope {
+		if i == len(scopes) {
+			return l.global
+		}
+		return &scopes[i]
+	}
+	for i := range n {
+		if err := l.checkBudgets(ctx, scope(i), model, now, lease); err != nil {
 			return nil, err
 		}
 	}
-	for i := range scopes {
-		s := &scopes[i]
+	for i := range n {
+		s := scope(i)
 		if err := l.take(ctx, s, now, lease); err != nil {
 			lease.release(context.WithoutCancel(ctx))
 			var ex *Exceeded
@@ -300,11 +317,15 @@ func untilNextMinute(now time.Time) time.Duration {
 type Lease struct {
 	l        *Limiter
 	model    string
-	parallel []string    // parallel counters to give back
-	tpm      []string    // tpm counters to add the tokens to
+	parallel []Key       // parallel counters to give back
+	tpm      []Key       // tpm counters to add the tokens to
 	budgets  []BudgetRef // budgets to add the cost to
 	headers  rateHeaders
 	ended    bool
+
+	// Room for the usual key, team, user and gateway without allocating.
+	parallelBuf, tpmBuf [4]Key
+	budgetBuf           [4]BudgetRef
 }
 
 // SetHeaders writes the x-ratelimit-* headers of an admitted request.

@@ -143,10 +143,9 @@ func TestBudgetRefusesAndResets(t *testing.T) {
 }
 
 func TestModelMaxBudgetAndGlobal(t *testing.T) {
-	l := New(Options{})
+	l := New(Options{Global: &Scope{Kind: "global", ID: "gateway", MaxBudget: budget(1)}})
 	scopes := []Scope{
 		{Kind: "key", ID: "h", ModelMaxBudget: map[string]ModelBudget{"claude": {MaxBudget: 0.1}}},
-		{Kind: "global", ID: "gateway", MaxBudget: budget(1)},
 	}
 	lease, _ := l.Admit(context.Background(), scopes, "claude")
 	lease.End(context.Background(), 1, 0.1)
@@ -200,10 +199,10 @@ func TestConcurrentBudget(t *testing.T) {
 
 type failingCounter struct{}
 
-func (failingCounter) Add(context.Context, string, int64, time.Duration, time.Time) (int64, error) {
+func (failingCounter) Add(context.Context, Key, int64, time.Duration, time.Time) (int64, error) {
 	return 0, errors.New("redis: connection refused")
 }
-func (failingCounter) Get(context.Context, string, time.Duration, time.Time) (int64, error) {
+func (failingCounter) Get(context.Context, Key, time.Duration, time.Time) (int64, error) {
 	return 0, errors.New("redis: connection refused")
 }
 

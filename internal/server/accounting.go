@@ -35,14 +35,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, endUser string) e
 	if s.limiter == nil {
 		return nil
 	}
-	scopes := rec.caller.Scopes
-	if s.gatewayBudget != nil {
-		scopes = append(scopes[:len(scopes):len(scopes)], *s.gatewayBudget)
-	}
-	if len(scopes) == 0 {
-		return nil
-	}
-	lease, err := s.limiter.Admit(r.Context(), scopes, rec.model)
+	lease, err := s.limiter.Admit(r.Context(), rec.caller.Scopes, rec.model)
 	if err != nil {
 		return err
 	}

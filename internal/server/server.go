@@ -45,10 +45,9 @@ type Options struct {
 	// one-token request; otherwise it reports the router's view only.
 	HealthCheckUpstream bool
 
-	// Limiter admits model requests against their caller's limits and
-	// GatewayBudget (litellm_settings.max_budget); nil admits everything.
-	Limiter       *limits.Limiter
-	GatewayBudget *limits.Scope
+	// Limiter admits model requests against their caller's limits and the
+	// gateway's budget; nil admits everything.
+	Limiter *limits.Limiter
 	// CallerOf says who sent a request; nil: nobody in particular.
 	CallerOf func(ctx context.Context) Caller
 	// SpendLog takes every model request's spend row when it ends; it must
@@ -96,7 +95,6 @@ type Server struct {
 	healthCheckUpstream bool
 
 	limiter         *limits.Limiter
-	gatewayBudget   *limits.Scope
 	callerOf        func(ctx context.Context) Caller
 	spendLog        func(spend.Row)
 	spendStore      store.SpendLogs
@@ -128,7 +126,6 @@ func New(opts Options) *Server {
 		healthCheckUpstream: opts.HealthCheckUpstream,
 
 		limiter:         opts.Limiter,
-		gatewayBudget:   opts.GatewayBudget,
 		callerOf:        opts.CallerOf,
 		spendLog:        opts.SpendLog,
 		spendStore:      opts.SpendStore,
