@@ -27,7 +27,7 @@ type accounting struct {
 
 // newAccounting builds the accounting over st (nil: no database; budgets
 // then count from this process's start).
-func newAccounting(st store.Store, global *limits.Scope, m *metrics.Metrics, log *slog.Logger) *accounting {
+func newAccounting(st store.Store, global *limits.Scope, writeEvery time.Duration, m *metrics.Metrics, log *slog.Logger) *accounting {
 	a := &accounting{}
 	var source limits.SpendSource
 	if st != nil {
@@ -39,7 +39,7 @@ func newAccounting(st store.Store, global *limits.Scope, m *metrics.Metrics, log
 			}
 			_, err := st.InsertSpendLogs(ctx, logs)
 			return err
-		}, spend.BatcherOptions{Logger: log, Dropped: m.SpendDropped})
+		}, spend.BatcherOptions{Interval: writeEvery, Logger: log, Dropped: m.SpendDropped})
 		ctx, cancel := context.WithCancel(context.Background())
 		a.stop, a.done = cancel, make(chan struct{})
 		go func() {

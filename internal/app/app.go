@@ -178,7 +178,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	acct := newAccounting(nil, gatewayBudget(cfg.Settings), m, log)
+	acct := newAccounting(acc.store, gatewayBudget(cfg.Settings), cfg.Settings.SpendWriteInterval, m, log)
 	defer func() {
 		// Every request has ended: write the spend rows still buffered.
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -205,9 +205,10 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 			AllowedHosts:      cfg.Settings.URLAllowedHosts,
 			DisableValidation: cfg.Settings.URLValidationOff,
 		}),
-		Limiter:  acct.limiter,
-		CallerOf: (&callers{}).of,
-		SpendLog: acct.spendLog(),
+		Limiter:    acct.limiter,
+		CallerOf:   (&callers{}).of,
+		SpendLog:   acct.spendLog(),
+		SpendStore: acc.store,
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -160,6 +160,9 @@ type Settings struct {
 	// KeyCacheTTL (general_settings.user_api_key_cache_ttl) is how long a
 	// key read from the database is trusted; 0 = the default (60s).
 	KeyCacheTTL time.Duration
+	// SpendWriteInterval (general_settings.proxy_batch_write_at, seconds) is
+	// the longest a spend log row waits to be written; 0 means the default.
+	SpendWriteInterval time.Duration
 	// The sections as written, os.environ/ resolved, for features that come
 	// later. Implemented keys hold their typed value; credential-looking
 	// strings of the others are Secrets.

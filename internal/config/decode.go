@@ -230,6 +230,9 @@ func (d *decoder) parse(data []byte) *Config {
 	if v, ok := cfg.Settings.General["user_api_key_cache_ttl"].(time.Duration); ok {
 		cfg.Settings.KeyCacheTTL = v
 	}
+	if v, ok := cfg.Settings.General["proxy_batch_write_at"].(time.Duration); ok {
+		cfg.Settings.SpendWriteInterval = v
+	}
 	cfg.Settings.Routing = d.routing(cfg)
 	d.warnUnserved(cfg.Unserved)
 	d.warnIgnoredKeys()

@@ -392,7 +392,7 @@ func TestHandlerRetryAfter(t *testing.T) {
 	}{
 		{name: "deployment rpm", model: testModel{name: "claude", model: claude, policy: router.Policy{RPM: 1}}},
 		{name: "limiter rpm",
-			opts:    Options{Limiter: limits.New(limits.Options{}), GatewayBudget: &limits.Scope{Kind: "global", ID: "gateway", Name: "the gateway", RPM: 1}},
+			opts:    Options{Limiter: limits.New(limits.Options{Global: &limits.Scope{Kind: "global", ID: "gateway", Name: "the gateway", RPM: 1}})},
 			model:   testModel{name: "claude", model: claude},
 			headers: []string{"X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests"}},
 	} {
