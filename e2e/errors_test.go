@@ -42,6 +42,11 @@ func TestBadRequests(t *testing.T) {
 		{"logprobs", `{"model":"bedrock-claude","logprobs":true,"messages":[{"role":"user","content":"hi"}]}`, 400, "logprobs", "not supported"},
 		{"max_tokens 0", `{"model":"bedrock-claude","max_tokens":0,"messages":[{"role":"user","content":"hi"}]}`, 400, "max_tokens", "at least 1"},
 		{"too large", `{"model":"bedrock-claude","messages":[{"role":"user","content":"` + strings.Repeat("a", 2<<20) + `"}]}`, 413, "", "larger than the limit of 1 MB"},
+		// Nothing the client sent is changed or skipped without telling it.
+		{"text part without text", `{"model":"bedrock-claude","messages":[{"role":"user","content":[{"type":"text","text":"look"},{"type":"text"}]}]}`, 400, "messages[0].content[1].text", "a text part needs text"},
+		{"invalid UTF-8", "{\"model\":\"bedrock-claude\",\"messages\":[{\"role\":\"user\",\"content\":\"caf\xe9\"}]}", 400, "messages[0].content", "not valid UTF-8"},
+		{"unpaired surrogate", `{"model":"bedrock-claude","messages":[{"role":"user","content":"\ud83d"}]}`, 400, "messages[0].content", "unpaired UTF-16 surrogate"},
+		{"wrong type deep down", `{"model":"bedrock-claude","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"},{"role":"user","content":[{"type":"text","text":5}]}]}`, 400, "messages[2].content[0].text", "expected a string"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

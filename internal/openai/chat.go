@@ -168,11 +168,36 @@ func (c Content) MarshalJSON() ([]byte, error) {
 
 // ContentPart is one element of a content array.
 type ContentPart struct {
-	Type         string        `json:"type"` // text | image_url | file | input_audio | ...
+	Type         string        `json:"type"` // text | image_url | file | refusal | ...
 	Text         string        `json:"text,omitempty"`
+	Refusal      string        `json:"refusal,omitempty"` // a refusal part's text, in assistant messages
 	ImageURL     *ImageURL     `json:"image_url,omitempty"`
 	File         *File         `json:"file,omitempty"`
 	CacheControl *CacheControl `json:"cache_control,omitempty"`
+
+	// NoText is set by decoding when the part has no text key (or a null
+	// one): a text part without text is the client's mistake, which
+	// translation names, rather than an empty part to skip.
+	NoText bool `json:"-"`
+}
+
+// UnmarshalJSON decodes a part and notes whether its text was there.
+func (p *ContentPart) UnmarshalJSON(b []byte) error {
+	type plain ContentPart
+	var v struct {
+		plain
+		Text *string `json:"text"` // shadows plain's, to see whether it was sent
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = ContentPart(v.plain)
+	if v.Text != nil {
+		p.Text = *v.Text
+	} else {
+		p.NoText = true
+	}
+	return nil
 }
 
 // ImageURL is an image part's source: a URL (http(s) or data:) and detail.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -14,8 +13,8 @@ import (
 	"github.com/strata-gateway/strata/internal/openai"
 )
 
-// decodeBody reads a JSON request body within the size limit. Syntax and
-// type errors become 400s that say where the problem is.
+// decodeBody reads a JSON request body within the size limit and decodes
+// it (see decodeJSON).
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	body, err := s.readBody(w, r)
 	if err != nil {
@@ -26,10 +25,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error
 	if len(bytes.TrimSpace(body)) == 0 {
 		return openai.InvalidRequest("", "request body is empty; send a JSON object")
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return decodeError(err)
-	}
-	return nil
+	return decodeJSON(body, v)
 }
 
 // firstBodyStep is what an undeclared (chunked) body is first read into;

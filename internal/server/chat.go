@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -399,22 +398,6 @@ func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.L
 		sse.error(ce)
 		return nil
 	}
-}
-
-func decodeError(err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return openai.InvalidRequest("", "request body is not valid JSON: %v (at byte %d)", se, se.Offset)
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		field := te.Field
-		if field == "" {
-			return openai.InvalidRequest("", "request body must be a JSON object, not %s", te.Value)
-		}
-		return openai.InvalidRequest(field, "%s: expected %s, got %s", field, jsonTypeName(te.Type.Kind().String()), te.Value)
-	}
-	return openai.InvalidRequest("", "invalid request body: %v", err)
 }
 
 func jsonTypeName(kind string) string {

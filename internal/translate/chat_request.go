@@ -415,6 +415,9 @@ func systemBlocks(m openai.Message, field string) ([]bedrock.SystemBlock, error)
 			return nil, openai.InvalidRequest(fmt.Sprintf("%s.content[%d].type", field, j),
 				"%s: system messages may only contain text parts, got %q", field, p.Type)
 		}
+		if p.NoText {
+			return nil, missingText(fmt.Sprintf("%s.content[%d]", field, j))
+		}
 		if strings.TrimSpace(p.Text) == "" {
 			continue
 		}
@@ -461,11 +464,19 @@ func userBlocks(m openai.Message, field string) ([]bedrock.ContentBlock, error) 
 	return blocks, nil
 }
 
+// missingText is the error for a text part that has no text.
+func missingText(field string) error {
+	return openai.InvalidRequest(field+".text", "%s: a text part needs text (a string)", field)
+}
+
 // contentPartBlock converts one content part; it returns nil for parts that
 // carry nothing (blank text), which Bedrock would refuse.
 func contentPartBlock(p openai.ContentPart, field string) (*bedrock.ContentBlock, error) {
 	switch p.Type {
 	case "text":
+		if p.NoText {
+			return nil, missingText(field)
+		}
 		if strings.TrimSpace(p.Text) == "" {
 			return nil, nil
 		}
@@ -518,8 +529,18 @@ func assistantBlocks(m openai.Message, field string, toolsDeclared bool) ([]bedr
 			return nil, openai.InvalidRequest(fmt.Sprintf("%s.content[%d].type", field, j),
 				"%s: assistant messages may only contain text parts, got %q", field, p.Type)
 		}
-		if strings.TrimSpace(p.Text) != "" {
-			blocks = append(blocks, textBlock(p.Text))
+		text := p.Text
+		switch {
+		case p.Type == "refusal":
+			// OpenAI's refusal parts carry their words under "refusal".
+			if text == "" {
+				text = p.Refusal
+			}
+		case p.NoText:
+			return nil, missingText(fmt.Sprintf("%s.content[%d]", field, j))
+		}
+		if strings.TrimSpace(text) != "" {
+			blocks = append(blocks, textBlock(text))
 			if p.CacheControl != nil {
 				blocks = append(blocks, bedrock.ContentBlock{CachePoint: cachePoint})
 			}
@@ -584,6 +605,16 @@ func toolResultBlock(m openai.Message, field string, toolsDeclared bool) (bedroc
 	}
 	if id == "" {
 		return bedrock.ContentBlock{}, openai.InvalidRequest(field+".tool_call_id", "%s: tool messages need tool_call_id", field)
+	}
+	for j, p := range m.Content.Parts {
+		partField := fmt.Sprintf("%s.content[%d]", field, j)
+		if p.Type != "text" {
+			return bedrock.ContentBlock{}, openai.InvalidRequest(partField+".type",
+				"%s: %s messages may only contain text parts, got %q", field, m.Role, p.Type)
+		}
+		if p.NoText {
+			return bedrock.ContentBlock{}, missingText(partField)
+		}
 	}
 	text := m.Content.String()
 	if !toolsDeclared {

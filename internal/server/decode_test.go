@@ -1,0 +1,60 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/strata-gateway/strata/internal/openai"
+)
+
+// Bodies that encoding/json would decode by changing what the client sent,
+// or refuse without saying where, are 400s naming the exact value.
+func TestDecodeRefusesAndNamesTheValue(t *testing.T) {
+	cases := []struct {
+		name, body, param, message string
+	}{
+		{"invalid utf-8", "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"caf\xe9\"}]}",
+			"messages[0].content", "messages[0].content is not valid UTF-8 (byte 54 of the body)"},
+		{"invalid utf-8 in a part", "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"ok\"},{\"type\":\"text\",\"text\":\"\xff\"}]}]}",
+			"messages[0].content[1].text", "messages[0].content[1].text is not valid UTF-8"},
+		{"lone high surrogate", `{"model":"m","messages":[{"role":"user","content":"a\ud83dz"}]}`,
+			"messages[0].content", "unpaired UTF-16 surrogate"},
+		{"lone low surrogate", `{"model":"m","messages":[{"role":"user","content":"\ude00"}]}`,
+			"messages[0].content", "unpaired UTF-16 surrogate"},
+		{"type in a part", `{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":5}]}]}`,
+			"messages[1].content[1].text", "messages[1].content[1].text: expected a string, got number"},
+		{"type at the top", `{"model":"m","messages":[],"max_tokens":1.5}`, "max_tokens", "max_tokens: expected a number, got number 1.5"},
+		{"type of a message", `{"model":"m","messages":[{"role":"user","content":"x"},{"role":7}]}`, "messages[1].role", "messages[1].role: expected a string"},
+		{"embedding input", `{"model":"m","input":["a",["b"]],"dimensions":"x"}`, "dimensions", "dimensions: expected a number, got string"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var v any
+			switch tc.name {
+			case "embedding input":
+				v = &openai.EmbeddingRequest{}
+			default:
+				v = &openai.ChatRequest{}
+			}
+			err := decodeJSON([]byte(tc.body), v)
+			var oe *openai.Error
+			if !errors.As(err, &oe) || oe.Status != http.StatusBadRequest || oe.Param != tc.param || !strings.Contains(oe.Message, tc.message) {
+				t.Fatalf("got %v (%+v), want 400 param %q with %q", err, oe, tc.param, tc.message)
+			}
+		})
+	}
+}
+
+// Valid text, escapes and surrogate pairs included, decodes as sent.
+func TestDecodeKeepsValidText(t *testing.T) {
+	var req openai.ChatRequest
+	body := `{"model":"m","messages":[{"role":"user","content":"caf\u00e9 \ud83d\ude00 \\u0041 é 😀"}]}`
+	if err := decodeJSON([]byte(body), &req); err != nil {
+		t.Fatal(err)
+	}
+	if got := *req.Messages[0].Content.Text; got != "café 😀 \\u0041 é 😀" {
+		t.Errorf("content %q", got)
+	}
+}
