@@ -8,6 +8,7 @@ import (
 
 	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/config"
+	"github.com/strata-gateway/strata/internal/keys"
 	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/server"
@@ -140,10 +141,10 @@ func resetBudgets(ctx context.Context, st store.Budgets, log *slog.Logger, inter
 		}
 		for _, ref := range due {
 			var next *time.Time
-			if d, err := config.ParseDuration(ref.BudgetDuration); err == nil {
+			if _, err := keys.ParseDuration(ref.BudgetDuration); err == nil {
 				n := ref.BudgetResetAt
 				for !n.After(now) {
-					n = n.Add(d)
+					n = keys.NextReset(ref.BudgetDuration, n)
 				}
 				next = &n
 			}
