@@ -248,7 +248,7 @@ func (d *decoder) warnUnserved(unserved []Unserved) {
 	for i, u := range unserved {
 		provider := u.Provider
 		if provider == "" {
-			provider = "provider unknown: " + quote(u.Model)
+			provider = "provider unknown: " + strconv.Quote(u.Model)
 		}
 		list[i] = fmt.Sprintf("%s (%s, line %d)", u.Name, provider, u.Line)
 	}

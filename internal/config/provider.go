@@ -2,6 +2,7 @@ package config
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -20,12 +21,10 @@ type Unserved struct {
 // Describe says what the entry is, for messages: `an azure model ("azure/gpt-4")`.
 func (u Unserved) Describe() string {
 	if u.Provider == "" {
-		return "a model of no provider Strata can tell (" + quote(u.Model) + ")"
+		return "a model of no provider Strata can tell (" + strconv.Quote(u.Model) + ")"
 	}
-	return article(u.Provider) + " " + u.Provider + " model (" + quote(u.Model) + ")"
+	return article(u.Provider) + " " + u.Provider + " model (" + strconv.Quote(u.Model) + ")"
 }
-
-func quote(s string) string { return `"` + s + `"` }
 
 func article(word string) string {
 	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
