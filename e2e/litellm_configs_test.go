@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -250,7 +251,17 @@ func TestLiteLLMConfigsStart(t *testing.T) {
 				"AWS_REGION=us-east-1",
 				"AWS_ENDPOINT_URL_BEDROCK_RUNTIME=" + endpoint,
 			}, c.env...)
-			g := startStrata(t, env, "--config", filepath.Join("testdata", "litellm", c.file))
+			// A copy, started by its absolute path: the gateway keeps its
+			// default database next to the config, out of the tree.
+			raw, err := os.ReadFile(filepath.Join("testdata", "litellm", c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), c.file)
+			if err := os.WriteFile(path, raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			g := startStrata(t, env, "--config", path)
 			checkLiteLLMConfig(t, g, c)
 			if c.more != nil {
 				c.more(t, g, em)
