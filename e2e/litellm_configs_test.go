@@ -236,10 +236,10 @@ func TestLiteLLMConfigsStart(t *testing.T) {
 			warnings: []string{
 				"model_list: 1 entry is for providers other than AWS Bedrock, which Strata does not serve; requests for them get a 400: o1-preview (openai, line 15)",
 				"cache_params (line 25)",
-				"general_settings: ignored, not implemented by Strata: alerting (line 31), proxy_batch_write_at (line 32)",
+				"general_settings: ignored, not implemented by Strata: alerting (line 31)",
 			},
-			// The gateway's budget is served, not listed with the ignored keys.
-			notIgnored: []string{"max_budget", "budget_duration"},
+			// The gateway's budget and spend batching are served, not listed with the ignored keys.
+			notIgnored: []string{"max_budget", "budget_duration", "proxy_batch_write_at"},
 		},
 	}
 	for _, c := range cases {
