@@ -291,6 +291,16 @@ func TestMessagesClaudeCodeProbes(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("HEAD / answered %d", resp.StatusCode)
 	}
+	// In Bedrock mode it asks the control plane for inference profiles,
+	// which the pass-through does not serve: a Bedrock-shaped 404 it reads.
+	resp, err = http.Get(g.URL + "/bedrock/inference-profiles?maxResults=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("X-Amzn-ErrorType") != "UnknownOperationException" {
+		t.Errorf("GET /bedrock/inference-profiles: %d %q", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
+	}
 	status, raw, _ := g.post(t, "/v1/messages?beta=true", `{"model": "claude-3-5-haiku-20241022", "max_tokens": 20,
 		"messages": [{"role": "user", "content": "hi"}]}`)
 	if status != http.StatusOK || !strings.Contains(string(raw), `"text":"echo: hi"`) {
@@ -443,6 +453,27 @@ func TestMessagesAndPassthroughKeys(t *testing.T) {
 		if line["key"] != "claude-code" || line["prompt_tokens"] == 0.0 || line["completion_tokens"] == 0.0 || line["cost"] == nil || line["cost"] == 0.0 {
 			t.Errorf("%s: access log %v", path, line)
 		}
+	}
+	var rows []struct {
+		RequestID        string  `json:"request_id"`
+		PromptTokens     int     `json:"prompt_tokens"`
+		CompletionTokens int     `json:"completion_tokens"`
+		Spend            float64 `json:"spend"`
+		Status           string  `json:"status"`
+	}
+	// Rows reach the database in batches: wait for the three served calls.
+	served := 0
+	for deadline := time.Now().Add(30 * time.Second); served < 3 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		g.admin("GET", "/spend/logs?api_key="+k.Key, "", &rows)
+		served = 0
+		for _, r := range rows {
+			if r.PromptTokens > 0 && r.CompletionTokens > 0 && r.Spend > 0 {
+				served++
+			}
+		}
+	}
+	if served != 3 {
+		t.Errorf("spend log of the key: %+v, want three costed rows (two /v1/messages, one /bedrock)", rows)
 	}
 }
 

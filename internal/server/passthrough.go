@@ -164,6 +164,14 @@ func copyAnswerHeaders(dst, src http.Header) {
 	}
 }
 
+// bedrockNotFound answers what the pass-through does not forward (the
+// Bedrock control plane's routes, such as ListInferenceProfiles) as
+// Bedrock answers an unknown operation.
+func (s *Server) bedrockNotFound(w http.ResponseWriter, r *http.Request) error {
+	return bedrockError(http.StatusNotFound, "UnknownOperationException",
+		"the pass-through forwards POST /bedrock/model/{modelId}/{converse,converse-stream,invoke,invoke-with-response-stream,count-tokens}, not "+r.Method+" "+r.URL.Path)
+}
+
 // upstreamAnswer is a Bedrock refusal kept whole, so that when no retry
 // helps, the client gets exactly what Bedrock said.
 type upstreamAnswer struct {

@@ -176,6 +176,7 @@ func (s *Server) routes() {
 	mux.Handle("/v1/messages", s.handleAnthropic(methodNotAllowed("POST")))
 	mux.Handle("/v1/messages/", s.handleAnthropic(s.anthropicNotFound))
 	mux.Handle("POST /bedrock/model/", s.handleBedrock(s.passthrough))
+	mux.Handle("/bedrock/", s.handleBedrock(s.bedrockNotFound))
 	// Claude Code checks that its base URL answers before it starts.
 	mux.Handle("HEAD /{$}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	mux.Handle("GET /health/liveliness", s.handle(s.liveliness))
