@@ -124,7 +124,6 @@ func startStrata(t *testing.T, env []string, args ...string) *gateway {
 	args = append(args, "--host", "127.0.0.1", "--port", "0", "--log-format", "json", "--log-level", "debug")
 	cmd := exec.Command(strataBin, args...)
 	cmd.Env = append(baseEnv(), env...)
-	cmd.Dir = t.TempDir() // what the gateway writes by default (strata.db) stays out of the tree
 	logs := &lockedBuffer{}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
