@@ -542,3 +542,48 @@ func watchedEmulator(t *testing.T) (*emulator.Emulator, string, <-chan struct{})
 	t.Cleanup(srv.Close)
 	return em, srv.URL, cancelled
 }
+
+// A request with both Content-Length and Transfer-Encoding is refused with
+// 400 and its connection closed: what follows it on the connection, which
+// a proxy framing by Content-Length would take for the same request, never
+// reaches a handler.
+func TestRequestSmugglingRefused(t *testing.T) {
+	_, endpoint := bedrockEmulator(t)
+	g := startGateway(t, abuseConfig(endpoint), seedEnv...)
+
+	body := `{"model":"bedrock-claude","messages":[{"role":"user","content":"hi"}]}`
+	smuggled := "GET /v1/models?smuggled=1 HTTP/1.1\r\nHost: strata\r\n\r\n"
+	cases := map[string]string{
+		"both framing headers": chatHead(fmt.Sprintf("Content-Length: %d", len(body)+5), "Transfer-Encoding: chunked") +
+			fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body),
+		"a transfer coding other than chunked": chatHead("Transfer-Encoding: gzip, chunked") +
+			fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body),
+	}
+	for name, request := range cases {
+		t.Run(name, func(t *testing.T) {
+			conn := g.dial(t)
+			if _, err := io.WriteString(conn, request+smuggled); err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(conn)
+			resp, raw := readAnswer(t, br)
+			if resp.StatusCode/100 != 4 && resp.StatusCode != http.StatusNotImplemented {
+				t.Fatalf("status %d, want a refusal (%s)", resp.StatusCode, raw)
+			}
+			if strings.HasPrefix(name, "both") {
+				if resp.StatusCode != http.StatusBadRequest || errorCode(t, raw) != "ambiguous_framing" {
+					t.Errorf("got %d %s, want 400 ambiguous_framing", resp.StatusCode, raw)
+				}
+			}
+			assertClosed(t, conn, br)
+		})
+	}
+	chatOK(t, g)
+	g.stop(t)
+	for _, rec := range logRecords(g) {
+		if path, _ := rec["path"].(string); rec["msg"] == "request" && path == "/v1/models" {
+			t.Errorf("the smuggled request reached a handler: %v", rec)
+		}
+	}
+	noErrorLines(t, g)
+}

@@ -75,7 +75,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{labelModel, labelDeployment, "exception"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_refused_requests_total",
-			Help: "Requests refused before their body was used, by reason: in_flight and body_memory (shed with 503), request_too_large (413), request_timeout (408), incomplete_body and unreadable_body (400).",
+			Help: "Requests refused before their body was used, by reason: in_flight and body_memory (shed with 503), request_too_large (413), request_timeout (408), incomplete_body, unreadable_body and ambiguous_framing (400).",
 		}, []string{"reason"}),
 	}
 	m.spendDropped = prometheus.NewCounter(prometheus.CounterOpts{

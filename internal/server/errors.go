@@ -107,26 +107,12 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if ce.Status >= 500 {
 		level = slog.LevelError
 	}
-	rec := recordFrom(r.Context())
-	var (
-		limit *router.LimitError
-		shed  *shedError
-		be    *bodyError
-		mbe   *http.MaxBytesError
-	)
-	switch {
-	case errors.As(err, &limit):
+	var limit *router.LimitError
+	if errors.As(err, &limit) {
 		w.Header().Set("Retry-After", router.RetryAfterSeconds(limit.RetryAfter()))
-	case errors.As(err, &shed):
-		// Load shedding is the gateway working as configured, not failing.
+	}
+	if noteRefusal(w, r, err) {
 		level = slog.LevelWarn
-		rec.refused = shed.reason
-		w.Header().Set("Retry-After", shedRetryAfter)
-	case errors.As(err, &be), errors.As(err, &mbe):
-		// What is left of the body is never read: the connection cannot
-		// carry another request.
-		rec.refused = ce.Code
-		w.Header().Set("Connection", "close")
 	}
 	var rate *limits.Exceeded
 	if errors.As(err, &rate) {
@@ -189,4 +175,33 @@ func writeRawJSON(w http.ResponseWriter, status int, body []byte) {
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 	_ = http.NewResponseController(w).Flush()
+}
+
+// noteRefusal sets what the answer to a request refused before its body
+// was used needs, whatever shape the answer takes, and notes the refusal
+// for the metrics. It reports whether the refusal is load shedding: the
+// gateway working as configured, not failing, so logged at WARN.
+func noteRefusal(w http.ResponseWriter, r *http.Request, err error) (shedding bool) {
+	rec := recordFrom(r.Context())
+	var (
+		shed *shedError
+		be   *bodyError
+		mbe  *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &shed):
+		rec.refused = shed.reason
+		w.Header().Set("Retry-After", shedRetryAfter)
+		return true
+	case errors.As(err, &be):
+		rec.refused = be.code
+	case errors.As(err, &mbe):
+		rec.refused = "request_too_large"
+	default:
+		return false
+	}
+	// What is left of the body is never read: the connection cannot carry
+	// another request.
+	w.Header().Set("Connection", "close")
+	return false
 }

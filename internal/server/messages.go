@@ -385,6 +385,9 @@ func writeAnthropicError(w http.ResponseWriter, r *http.Request, log *slog.Logge
 	if status >= 500 {
 		level = slog.LevelError
 	}
+	if noteRefusal(w, r, err) {
+		level = slog.LevelWarn
+	}
 	log.Log(r.Context(), level, "request failed", "status", status, "error", err.Error())
 	var limit *router.LimitError
 	if errors.As(err, &limit) {

@@ -256,6 +256,9 @@ func writeBedrockError(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 	if status >= 500 {
 		level = slog.LevelError
 	}
+	if noteRefusal(w, r, err) {
+		level = slog.LevelWarn
+	}
 	log.Log(r.Context(), level, "request failed", "status", status, "error", err.Error())
 	w.Header().Set("X-Amzn-ErrorType", name)
 	writeJSON(w, status, map[string]string{"message": message})

@@ -211,7 +211,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithValue(withLogger(r.Context(), log), recordKey{}, rec)
 	r = r.WithContext(ctx)
 	var principal *auth.Principal
-	if admitted, counted := s.inFlight.enter(r); !admitted {
+	if ambiguousFraming(r.Context()) {
+		errorWriterFor(r.URL.Path)(sw, r, log, errAmbiguousFraming)
+	} else if admitted, counted := s.inFlight.enter(r); !admitted {
 		errorWriterFor(r.URL.Path)(sw, r, log, errTooManyRequests)
 	} else {
 		var ctx context.Context
