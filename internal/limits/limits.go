@@ -225,11 +225,12 @@ func (l *Limiter) Admit(ctx context.Context, scopes []Scope, model string) (*Lea
 	for i := range n {
 		s := scope(i)
 		if err := l.take(ctx, s, now, lease); err != nil {
-			lease.release(context.WithoutCancel(ctx))
 			var ex *Exceeded
 			if errors.As(err, &ex) {
+				lease.release(context.WithoutCancel(ctx))
 				return nil, err
 			}
+			// What was taken stays taken, and is given back at End.
 			l.log.Warn("rate limit counter failed; admitting the request", "scope", s.Kind, "error", err.Error())
 		}
 	}

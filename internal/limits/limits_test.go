@@ -232,3 +232,41 @@ func TestPeriodOf(t *testing.T) {
 		}
 	}
 }
+
+// flakyCounter fails the calls whose number is in fail.
+type flakyCounter struct {
+	*Memory
+	calls int
+	fail  map[int]bool
+}
+
+func (f *flakyCounter) Add(ctx context.Context, k Key, n int64, w time.Duration, now time.Time) (int64, error) {
+	f.calls++
+	if f.fail[f.calls] {
+		return 0, errors.New("redis: i/o timeout")
+	}
+	return f.Memory.Add(ctx, k, n, w, now)
+}
+
+// A counter failing halfway through an admission admits the request and
+// gives back exactly what it took.
+func TestCounterFailureGivesBackWhatWasTaken(t *testing.T) {
+	f := &flakyCounter{Memory: NewMemory(), fail: map[int]bool{2: true}}
+	l := New(Options{Counter: f})
+	scopes := []Scope{{Kind: "key", ID: "k", MaxParallel: 5}, {Kind: "team", ID: "t", MaxParallel: 5}, {Kind: "user", ID: "u", MaxParallel: 5}}
+	lease, err := l.Admit(context.Background(), scopes, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []Scope{scopes[0], scopes[2]} {
+		if n, _ := f.Memory.Get(context.Background(), counterKey("parallel", &s), 0, time.Now()); n != 1 {
+			t.Errorf("%s: %d requests in flight while one is, want 1", s.Kind, n)
+		}
+	}
+	lease.End(context.Background(), 0, 0)
+	for _, s := range scopes {
+		if n, _ := f.Memory.Get(context.Background(), counterKey("parallel", &s), 0, time.Now()); n != 0 {
+			t.Errorf("%s: %d requests still in flight after the lease ended", s.Kind, n)
+		}
+	}
+}
