@@ -313,6 +313,17 @@ func checkLiteLLMConfig(t *testing.T, g *gateway, c litellmConfigCase) {
 		if strings.Contains(apiErr.Message, "bedrock/"+model) {
 			t.Errorf("%s: message suggests bedrock/%s: %s", model, model, apiErr.Message)
 		}
+		// The other surfaces say the same, each in its own error shape.
+		for path, body := range map[string]string{
+			"/v1/embeddings": `{"model": "` + model + `", "input": "hi"}`,
+			"/v1/responses":  `{"model": "` + model + `", "input": "hi"}`,
+			"/v1/messages":   `{"model": "` + model + `", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}`,
+		} {
+			status, raw, _ := g.post(t, path, body)
+			if status != http.StatusBadRequest || !strings.Contains(string(raw), " "+provider+" model") || !strings.Contains(string(raw), "serves AWS Bedrock models only") {
+				t.Errorf("%s for %s: %d %s", path, model, status, raw)
+			}
+		}
 	}
 
 	lines := logLines(t, g)
