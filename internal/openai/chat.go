@@ -3,8 +3,8 @@ package openai
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"reflect"
 	"unicode/utf8"
 )
 
@@ -152,7 +152,30 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 		*c = Content{Parts: parts}
 		return nil
 	}
-	return errors.New("content must be a string, an array of content parts, or null")
+	return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[Content]()}
+}
+
+// Expected says what a content value may be, for the error that names it.
+func (Content) Expected() string { return "a string, an array of content parts, or null" }
+
+// jsonKind names a JSON value's kind as encoding/json's type errors do.
+func jsonKind(b []byte) string {
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number " + string(b)
 }
 
 // MarshalJSON writes null, a string, or an array of parts.
@@ -261,6 +284,9 @@ type ThinkingBlock struct {
 // StringOrList is a parameter that may be a string or a list of strings.
 type StringOrList []string
 
+// Expected says what the value may be, for the error that names it.
+func (StringOrList) Expected() string { return "a string or an array of strings" }
+
 // UnmarshalJSON accepts null, "x" or ["x", "y"].
 func (s *StringOrList) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
@@ -278,7 +304,7 @@ func (s *StringOrList) UnmarshalJSON(b []byte) error {
 	}
 	var list []string
 	if err := json.Unmarshal(b, &list); err != nil {
-		return errors.New("must be a string or an array of strings")
+		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[StringOrList]()}
 	}
 	*s = list
 	return nil

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"reflect"
 	"strconv"
 )
 
@@ -87,14 +88,17 @@ func (in *EmbeddingInput) UnmarshalJSON(b []byte) error {
 			}
 			var s string
 			if err := json.Unmarshal(it, &s); err != nil {
-				return errors.New("must be a string, an array of strings, or token ids")
+				return &json.UnmarshalTypeError{Value: "array holding " + jsonKind(it), Type: reflect.TypeFor[EmbeddingInput]()}
 			}
 			in.Texts = append(in.Texts, s)
 		}
 		return nil
 	}
-	return errors.New("must be a string, an array of strings, or token ids")
+	return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[EmbeddingInput]()}
 }
+
+// Expected says what input may be, for the error that names it.
+func (EmbeddingInput) Expected() string { return "a string, an array of strings, or token ids" }
 
 // EmbeddingResponse is the answer to POST /embeddings.
 type EmbeddingResponse struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -123,7 +124,11 @@ func decodeError(body []byte, err error) error {
 			return openai.InvalidRequest("", "request body must be a JSON object, not %s", te.Value)
 		}
 		field := typeErrorPath(body, te)
-		return openai.InvalidRequest(field, "%s: expected %s, got %s", field, jsonTypeName(te.Type.Kind().String()), te.Value)
+		expected := jsonTypeName(te.Type.Kind().String())
+		if e, ok := reflect.Zero(te.Type).Interface().(interface{ Expected() string }); ok {
+			expected = e.Expected()
+		}
+		return openai.InvalidRequest(field, "%s: expected %s, got %s", field, expected, te.Value)
 	}
 	var oe *openai.Error
 	if errors.As(err, &oe) {

@@ -27,13 +27,17 @@ func TestDecodeRefusesAndNamesTheValue(t *testing.T) {
 			"messages[1].content[1].text", "messages[1].content[1].text: expected a string, got number"},
 		{"type at the top", `{"model":"m","messages":[],"max_tokens":1.5}`, "max_tokens", "max_tokens: expected a number, got number 1.5"},
 		{"type of a message", `{"model":"m","messages":[{"role":"user","content":"x"},{"role":7}]}`, "messages[1].role", "messages[1].role: expected a string"},
+		{"content of a message", `{"model":"m","messages":[{"role":"user","content":"x"},{"role":"user","content":5}]}`,
+			"messages[1].content", "messages[1].content: expected a string, an array of content parts, or null, got number 5"},
+		{"stop", `{"model":"m","messages":[],"stop":{"a":1}}`, "stop", "stop: expected a string or an array of strings, got object"},
 		{"embedding input", `{"model":"m","input":["a",["b"]],"dimensions":"x"}`, "dimensions", "dimensions: expected a number, got string"},
+		{"embedding input type", `{"model":"m","input":{"text":"a"}}`, "input", "input: expected a string, an array of strings, or token ids, got object"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var v any
 			switch tc.name {
-			case "embedding input":
+			case "embedding input", "embedding input type":
 				v = &openai.EmbeddingRequest{}
 			default:
 				v = &openai.ChatRequest{}
