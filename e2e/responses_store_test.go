@@ -138,6 +138,48 @@ func testResponsesStored(t *testing.T, driver string) {
 		t.Errorf("input items %s", items.RawJSON())
 	}
 
+	// Input items page as OpenAI pages them: newest first by default.
+	three, err := a.Responses.New(ctxTimeout(t), responses.ResponseNewParams{
+		Model: "bedrock-claude",
+		Input: responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{
+			responses.ResponseInputItemParamOfMessage("one", responses.EasyInputMessageRoleUser),
+			responses.ResponseInputItemParamOfMessage("two", responses.EasyInputMessageRoleAssistant),
+			responses.ResponseInputItemParamOfMessage("three", responses.EasyInputMessageRoleUser),
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := a.Responses.InputItems.List(ctxTimeout(t), three.ID, responses.InputItemListParams{Limit: openai.Int(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := func(p []responses.ResponseItemUnion) (out []string) {
+		for _, it := range p {
+			out = append(out, it.AsMessage().Content[0].Text)
+		}
+		return out
+	}
+	if got := texts(page.Data); !page.HasMore || len(got) != 2 || got[0] != "three" || got[1] != "two" {
+		t.Errorf("first page %v, has_more %v", got, page.HasMore)
+	}
+	rest, err := a.Responses.InputItems.List(ctxTimeout(t), three.ID, responses.InputItemListParams{
+		After: openai.String(page.Data[1].ID), Order: responses.InputItemListParamsOrderDesc,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(rest.Data); rest.HasMore || len(got) != 1 || got[0] != "one" {
+		t.Errorf("second page %v, has_more %v", got, rest.HasMore)
+	}
+	asc, err := a.Responses.InputItems.List(ctxTimeout(t), three.ID, responses.InputItemListParams{Order: responses.InputItemListParamsOrderAsc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(asc.Data); strings.Join(got, " ") != "one two three" {
+		t.Errorf("ascending %v", got)
+	}
+
 	// Another key sees nothing, deletes nothing, continues nothing.
 	if _, err := b.Responses.Get(ctxTimeout(t), first.ID, responses.ResponseGetParams{}); !isStatus(err, http.StatusNotFound) {
 		t.Errorf("another key read the response: %v", err)

@@ -76,7 +76,7 @@ var builtInTools = map[string]bool{
 	"web_search": true, "web_search_preview": true, "web_search_preview_2025_03_11": true,
 	"web_search_2025_08_26": true, "file_search": true, "code_interpreter": true,
 	"image_generation": true, "computer_use_preview": true, "computer_use": true, "mcp": true,
-	"local_shell": true, "shell": true, "apply_patch": true, "tool_search": true, "custom": true,
+	"local_shell": true, "shell": true, "apply_patch": true, "tool_search": true,
 }
 
 // ChatFromResponses turns a Responses request into a chat request. history
@@ -246,12 +246,15 @@ func (c *ResponsesCall) tools(req *openai.ResponsesRequest) error {
 		default:
 			// Agents offer hosted tools on every call; refusing them would
 			// make the gateway unusable for those agents.
-			c.DroppedTools = append(c.DroppedTools, t.Type)
-			reason := "a built-in OpenAI tool Bedrock cannot run; left out"
-			if !builtInTools[t.Type] {
-				reason = "an unknown tool type; left out"
+			name, reason := t.Type, t.Type+" is a built-in OpenAI tool Bedrock cannot run; left out"
+			switch {
+			case t.Type == "custom":
+				name, reason = "custom:"+t.Name, "custom tool "+t.Name+" takes free-form input, which Bedrock tools cannot; left out"
+			case !builtInTools[t.Type]:
+				reason = t.Type + " is an unknown tool type; left out"
 			}
-			c.Dropped = append(c.Dropped, Dropped{label, fmt.Sprintf("%s is %s", t.Type, reason)})
+			c.DroppedTools = append(c.DroppedTools, name)
+			c.Dropped = append(c.Dropped, Dropped{label, reason})
 		}
 	}
 	return nil
