@@ -51,6 +51,7 @@ type spendLogRow struct {
 	TeamID           string         `json:"team_id"`
 	Status           string         `json:"status"`
 	Metadata         map[string]any `json:"metadata"`
+	Messages         *string        `json:"messages"`
 }
 
 // spendLogs reads /spend/logs with query, waiting until it holds at least
@@ -115,7 +116,7 @@ func testKeySpendBudgetsAndLimits(t *testing.T, driver string) {
 	logged, failures := 0.0, 0
 	for _, r := range rows {
 		if r.APIKey != spender.Token || r.TeamID != "team-a" || r.User != "user-a" || r.Model != "bedrock-claude" ||
-			r.Metadata["user_api_key_alias"] != "spender" || r.EndTime.Before(r.StartTime) {
+			r.Metadata["user_api_key_alias"] != "spender" || r.EndTime.Before(r.StartTime) || r.Messages != nil {
 			t.Errorf("row %+v", r)
 		}
 		switch r.Status {
@@ -389,3 +390,20 @@ func (g *gateway) metricsText(t *testing.T) string {
 }
 
 var _ = json.Marshal
+
+// general_settings.store_prompts_in_spend_logs keeps each request's body
+// in its spend log row; without it, none is kept (checked above).
+func TestSpendLogsKeepPromptsWhenAsked(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	g := &keyGateway{gateway: startGateway(t, keysConfig(endpoint, storetest.URL(t, "sqlite"),
+		"  proxy_batch_write_at: 0.05\n  store_prompts_in_spend_logs: true\n"), keysEnv...), t: t, em: em}
+	var k generated
+	g.admin("POST", "/key/generate", `{"key_alias":"kept"}`, &k)
+	if status, raw, _ := g.chatKey(k.Key, "bedrock-claude"); status != 200 {
+		t.Fatalf("%d %s", status, raw)
+	}
+	rows := g.spendLogs("api_key="+k.Token, 1)
+	if len(rows) != 1 || rows[0].Messages == nil || !strings.Contains(*rows[0].Messages, `"content":"hi"`) {
+		t.Errorf("rows %+v", rows)
+	}
+}

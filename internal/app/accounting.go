@@ -89,7 +89,7 @@ func spendLogOf(r *spend.Row) store.SpendLog {
 		Model: r.Model, Deployment: r.Deployment, BedrockModel: r.ModelID,
 		PromptTokens: int64(r.Usage.InputTokens), CompletionTokens: int64(r.Usage.OutputTokens),
 		CacheReadTokens: int64(r.Usage.CacheReadTokens), CacheWriteTokens: int64(r.Usage.CacheWriteTokens),
-		Cost: r.Cost, StartTime: r.Start, EndTime: r.End, Status: status,
+		Cost: r.Cost, StartTime: r.Start, EndTime: r.End, Status: status, Prompt: r.Prompt,
 	}
 }
 

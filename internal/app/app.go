@@ -205,10 +205,11 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 			AllowedHosts:      cfg.Settings.URLAllowedHosts,
 			DisableValidation: cfg.Settings.URLValidationOff,
 		}),
-		Limiter:    acct.limiter,
-		CallerOf:   (&callers{}).of,
-		SpendLog:   acct.spendLog(),
-		SpendStore: acc.store,
+		Limiter:      acct.limiter,
+		CallerOf:     (&callers{}).of,
+		SpendLog:     acct.spendLog(),
+		SpendStore:   acc.store,
+		StorePrompts: cfg.Settings.StorePrompts,
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

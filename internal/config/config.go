@@ -163,6 +163,9 @@ type Settings struct {
 	// SpendWriteInterval (general_settings.proxy_batch_write_at, seconds) is
 	// the longest a spend log row waits to be written; 0 means the default.
 	SpendWriteInterval time.Duration
+	// StorePrompts (general_settings.store_prompts_in_spend_logs) keeps
+	// each request's body in its spend log row.
+	StorePrompts bool
 	// The sections as written, os.environ/ resolved, for features that come
 	// later. Implemented keys hold their typed value; credential-looking
 	// strings of the others are Secrets.

@@ -233,6 +233,9 @@ func (d *decoder) parse(data []byte) *Config {
 	if v, ok := cfg.Settings.General["proxy_batch_write_at"].(time.Duration); ok {
 		cfg.Settings.SpendWriteInterval = v
 	}
+	if v, ok := cfg.Settings.General["store_prompts_in_spend_logs"].(bool); ok {
+		cfg.Settings.StorePrompts = v
+	}
 	cfg.Settings.Routing = d.routing(cfg)
 	d.warnUnserved(cfg.Unserved)
 	d.warnIgnoredKeys()

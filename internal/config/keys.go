@@ -71,6 +71,7 @@ var settingsKeys = map[string]map[string]kind{
 		"user_api_key_cache_ttl":            kindSeconds,
 		"stream_write_timeout":              kindSeconds, // Strata's own: time a client may stop reading an answer
 		"proxy_batch_write_at":              kindSeconds,
+		"store_prompts_in_spend_logs":       kindBool,
 	},
 }
 

@@ -67,7 +67,7 @@ func (s *Server) settle(ctx context.Context, id string, rec *requestRecord, stat
 		KeyHash: rec.caller.KeyHash, KeyAlias: rec.caller.KeyAlias, TeamID: rec.caller.TeamID, UserID: rec.caller.UserID,
 		EndUser: rec.endUser,
 		Model:   rec.model, ModelGroup: rec.modelGroup, Deployment: rec.deployment, ModelID: rec.modelID,
-		Usage: rec.spend, Estimated: rec.estimated, Cost: rec.cost,
+		Usage: rec.spend, Estimated: rec.estimated, Cost: rec.cost, Prompt: rec.prompt,
 		Start: start, End: end, Status: status,
 	})
 }

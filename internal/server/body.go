@@ -25,8 +25,15 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error
 	if len(bytes.TrimSpace(body)) == 0 {
 		return openai.InvalidRequest("", "request body is empty; send a JSON object")
 	}
+	if s.storePrompts {
+		// Kept for the spend log, as general_settings.store_prompts_in_spend_logs asks.
+		recordFrom(r.Context()).prompt = string(body[:min(len(body), maxStoredPrompt)])
+	}
 	return decodeJSON(body, v)
 }
+
+// maxStoredPrompt caps the request body kept in a spend log row.
+const maxStoredPrompt = 1 << 20
 
 // firstBodyStep is what an undeclared (chunked) body is first read into;
 // the buffer doubles from there, up to the body limit.

@@ -55,6 +55,9 @@ type Options struct {
 	SpendLog func(spend.Row)
 	// SpendStore serves GET /spend/logs; nil leaves the route out.
 	SpendStore store.SpendLogs
+	// StorePrompts keeps each model request's body (up to 1 MiB) in its
+	// spend log row (general_settings.store_prompts_in_spend_logs).
+	StorePrompts bool
 	// Auth checks every request's key; nil serves everyone (no master key).
 	Auth *auth.Authenticator
 	// MetricsNeedAuth makes GET /metrics need a key too.
@@ -98,6 +101,7 @@ type Server struct {
 	callerOf        func(ctx context.Context) Caller
 	spendLog        func(spend.Row)
 	spendStore      store.SpendLogs
+	storePrompts    bool
 	auth            *auth.Authenticator
 	metricsNeedAuth bool
 	admin           *keys.Service
@@ -129,6 +133,7 @@ func New(opts Options) *Server {
 		callerOf:        opts.CallerOf,
 		spendLog:        opts.SpendLog,
 		spendStore:      opts.SpendStore,
+		storePrompts:    opts.StorePrompts,
 		auth:            opts.Auth,
 		metricsNeedAuth: opts.MetricsNeedAuth,
 		admin:           opts.Admin,
@@ -283,6 +288,7 @@ type requestRecord struct {
 	cost       float64
 	bodyBytes  int64  // taken from the budget of body bytes in flight
 	refused    string // why the request was refused unread, for the metrics
+	prompt     string // the request body, when the spend log keeps it
 }
 
 func (rec *requestRecord) attrs() []slog.Attr {

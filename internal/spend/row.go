@@ -30,4 +30,6 @@ type Row struct {
 
 	Start, End time.Time
 	Status     int // the HTTP status answered
+	// Prompt is the request body, kept only when a setting asks for it.
+	Prompt string
 }
