@@ -53,6 +53,11 @@ type Authenticator struct {
 
 	mu    sync.RWMutex
 	cache map[string]*cached // by token
+	// unknown remembers tokens the store does not have, for a while, so
+	// that requests with made-up keys do not each cost a database read.
+	unknown map[string]time.Time
+	// refreshing marks tokens whose stale entry is being read again.
+	refreshing map[string]bool
 	// gen counts invalidations, so a read that started before one does not
 	// put what it read back into the cache.
 	gen     uint64
@@ -73,6 +78,9 @@ func New(opts Options) *Authenticator {
 		log:    opts.Logger,
 		now:    opts.Now,
 		cache:  map[string]*cached{},
+
+		unknown:    map[string]time.Time{},
+		refreshing: map[string]bool{},
 	}
 	if a.ttl <= 0 {
 		a.ttl = DefaultCacheTTL
@@ -145,17 +153,24 @@ func (a *Authenticator) IsMaster(key string) bool {
 	return subtle.ConstantTimeCompare(sum[:], a.master[:]) == 1
 }
 
-// principal returns the cached Principal for token, reading it from the
-// store when it is missing or older than the TTL. When the store cannot be
-// read, a cached Principal of any age is used: a database outage must not
-// refuse keys that were working.
+// principal returns the cached Principal for token. A missing entry is
+// read from the store while the request waits; a stale one is served as it
+// is and read again in the background, so neither a slow nor an
+// unreachable database holds up requests whose keys were seen before.
 func (a *Authenticator) principal(ctx context.Context, token string) (*Principal, error) {
 	now := a.now()
 	a.mu.RLock()
 	c := a.cache[token]
+	unknownUntil, unknown := a.unknown[token]
 	a.mu.RUnlock()
-	if c != nil && now.Sub(c.fetched) < a.ttl {
+	if c != nil {
+		if now.Sub(c.fetched) >= a.ttl {
+			a.refresh(token, c)
+		}
 		return c.p, nil
+	}
+	if unknown && now.Before(unknownUntil) {
+		return nil, &Error{Reason: ReasonUnknown, Message: "invalid API key"}
 	}
 	v, err, _ := a.loading.Do(token, func() (any, error) {
 		return a.load(context.WithoutCancel(ctx), token)
@@ -166,12 +181,39 @@ func (a *Authenticator) principal(ctx context.Context, token string) (*Principal
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &Error{Reason: ReasonUnknown, Message: "invalid API key"}
 	}
-	if c != nil {
-		a.log.Warn("key store unreachable: using the cached key", "key", c.p.LogName(), "error", err.Error())
-		return c.p, nil
-	}
 	return nil, &Error{Reason: ReasonUnavailable, Message: "the gateway cannot check API keys right now (its database is unreachable); try again", Err: err}
 }
+
+// refreshRetry is how long a stale entry is served before its key is read
+// again after a failed read.
+const refreshRetry = 5 * time.Second
+
+// refresh reads a stale entry's key again in the background, once at a time.
+func (a *Authenticator) refresh(token string, stale *cached) {
+	a.mu.Lock()
+	if a.refreshing[token] {
+		a.mu.Unlock()
+		return
+	}
+	a.refreshing[token] = true
+	a.mu.Unlock()
+	go func() {
+		_, err := a.load(context.Background(), token)
+		a.mu.Lock()
+		delete(a.refreshing, token)
+		if err != nil && !errors.Is(err, store.ErrNotFound) && a.cache[token] == stale {
+			// Keep serving it; try again in a while, not on every request.
+			a.cache[token] = &cached{p: stale.p, fetched: a.now().Add(refreshRetry - a.ttl)}
+		}
+		a.mu.Unlock()
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			a.log.Warn("key store unreachable: using the cached key", "key", stale.p.LogName(), "error", err.Error())
+		}
+	}()
+}
+
+// maxUnknown bounds the memory of unknown tokens; past it, it starts over.
+const maxUnknown = 100_000
 
 // load reads a key with its team and user and caches the result.
 func (a *Authenticator) load(ctx context.Context, token string) (*Principal, error) {
@@ -184,7 +226,15 @@ func (a *Authenticator) load(ctx context.Context, token string) (*Principal, err
 	k, err := a.store.GetKey(ctx, token)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			a.forget(token)
+			a.mu.Lock()
+			if a.gen == gen {
+				delete(a.cache, token)
+				if len(a.unknown) >= maxUnknown {
+					clear(a.unknown)
+				}
+				a.unknown[token] = a.now().Add(min(a.ttl, unknownTTL))
+			}
+			a.mu.Unlock()
 		}
 		return nil, err
 	}
@@ -218,16 +268,15 @@ func (a *Authenticator) load(ctx context.Context, token string) (*Principal, err
 	return p, nil
 }
 
-func (a *Authenticator) forget(token string) {
-	a.mu.Lock()
-	delete(a.cache, token)
-	a.mu.Unlock()
-}
+// unknownTTL bounds how long a key another instance has just created may
+// be refused here because it was tried before it existed.
+const unknownTTL = 10 * time.Second
 
 // InvalidateKey drops a key from the cache: its next request reads it again.
 func (a *Authenticator) InvalidateKey(token string) {
 	a.mu.Lock()
 	delete(a.cache, token)
+	delete(a.unknown, token)
 	a.gen++
 	a.mu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -130,12 +131,54 @@ func TestKeyCachedWithinTTL(t *testing.T) {
 	if n := ms.readCount(); n != 1 {
 		t.Fatalf("%d store reads for 100 requests, want 1", n)
 	}
+	// Past the TTL the entry is served at once and read again behind the
+	// request: a change made elsewhere shows on a later request.
+	ms.set(func() { ms.keys[auth.HashKey(plainKey)].Alias = "renamed" })
 	clk.t = clk.t.Add(2 * time.Minute)
-	if _, err := a.Authenticate(ctx, plainKey); err != nil {
-		t.Fatal(err)
+	if p, err := a.Authenticate(ctx, plainKey); err != nil || p.KeyAlias() != "bot" {
+		t.Fatalf("stale entry: %+v, %v", p, err)
+	}
+	for {
+		p, err := a.Authenticate(ctx, plainKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.KeyAlias() == "renamed" {
+			break
+		}
+		runtime.Gosched()
 	}
 	if n := ms.readCount(); n != 2 {
 		t.Fatalf("%d store reads after the TTL, want 2", n)
+	}
+}
+
+func TestUnknownKeysAreRemembered(t *testing.T) {
+	a, ms, clk := setup(t)
+	ctx := context.Background()
+	for i := 0; i < 10; i++ {
+		if _, err := a.Authenticate(ctx, "sk-made-up"); reason(t, err) != auth.ReasonUnknown {
+			t.Fatal(err)
+		}
+	}
+	if n := ms.readCount(); n != 1 {
+		t.Fatalf("%d store reads for 10 requests with one made-up key, want 1", n)
+	}
+	// Created here: known at once.
+	token := auth.HashKey("sk-made-up")
+	ms.set(func() { ms.keys[token] = &store.Key{Token: token} })
+	a.InvalidateKey(token)
+	if _, err := a.Authenticate(ctx, "sk-made-up"); err != nil {
+		t.Fatalf("a key created after it was tried: %v", err)
+	}
+	// Created elsewhere: known once the memory of it ends.
+	if _, err := a.Authenticate(ctx, "sk-later"); reason(t, err) != auth.ReasonUnknown {
+		t.Fatal(err)
+	}
+	ms.set(func() { ms.keys[auth.HashKey("sk-later")] = &store.Key{Token: auth.HashKey("sk-later")} })
+	clk.t = clk.t.Add(11 * time.Second)
+	if _, err := a.Authenticate(ctx, "sk-later"); err != nil {
+		t.Fatalf("a key created elsewhere, after the memory ends: %v", err)
 	}
 }
 
