@@ -21,7 +21,7 @@ const claudeEnv = "STRATA_TEST_CLAUDE"
 // runClaude runs the real Claude Code CLI in print mode with a throwaway
 // HOME, telemetry, updates and other traffic off, and everything beyond
 // loopback sent to a proxy that refuses it.
-func runClaude(t *testing.T, prompt string, env ...string) (stdout, stderr string, beyondLoopback []string) {
+func runClaude(t *testing.T, args []string, env ...string) (stdout, stderr string, beyondLoopback []string) {
 	t.Helper()
 	claude := os.Getenv(claudeEnv)
 	if claude == "" {
@@ -31,7 +31,7 @@ func runClaude(t *testing.T, prompt string, env ...string) (stdout, stderr strin
 	proxy := refusingProxy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, claude, "-p", prompt)
+	cmd := exec.CommandContext(ctx, claude, append([]string{"-p"}, args...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(baseEnv(), "HOME="+home, "XDG_CONFIG_HOME="+home+"/.config",
 		"DISABLE_TELEMETRY=1", "DISABLE_AUTOUPDATER=1", "DISABLE_ERROR_REPORTING=1", "DISABLE_BUG_COMMAND=1",
@@ -83,7 +83,7 @@ func TestClaudeCodeAnthropicMode(t *testing.T) {
 		Output:     bedrock.ConverseOutput{Message: &bedrock.Message{Role: "assistant", Content: []bedrock.ContentBlock{{Text: &answer}}}},
 		StopReason: "end_turn", Usage: bedrock.TokenUsage{InputTokens: 900, OutputTokens: 8},
 	}})
-	out, stderr, beyond := runClaude(t, "Say hello.",
+	out, stderr, beyond := runClaude(t, []string{"Say hello."},
 		"ANTHROPIC_BASE_URL="+g.URL, "ANTHROPIC_API_KEY="+testMasterKey,
 		"ANTHROPIC_MODEL=bedrock-claude", "ANTHROPIC_SMALL_FAST_MODEL=claude-3-5-haiku-20241022")
 	t.Logf("hosts Claude Code tried beyond loopback (refused): %v", beyond)
@@ -131,7 +131,7 @@ func TestClaudeCodeBedrockMode(t *testing.T) {
 		Output:     bedrock.ConverseOutput{Message: &bedrock.Message{Role: "assistant", Content: []bedrock.ContentBlock{{Text: &answer}}}},
 		StopReason: "end_turn", Usage: bedrock.TokenUsage{InputTokens: 900, OutputTokens: 8},
 	}})
-	out, stderr, beyond := runClaude(t, "Say hello.",
+	out, stderr, beyond := runClaude(t, []string{"Say hello."},
 		"CLAUDE_CODE_USE_BEDROCK=1", "ANTHROPIC_BEDROCK_BASE_URL="+g.URL+"/bedrock", "CLAUDE_CODE_SKIP_BEDROCK_AUTH=1",
 		"AWS_REGION=us-west-2", "ANTHROPIC_CUSTOM_HEADERS=x-litellm-api-key: "+testMasterKey,
 		"ANTHROPIC_MODEL=bedrock-sonnet-4-5", "ANTHROPIC_SMALL_FAST_MODEL=bedrock-claude")
@@ -164,5 +164,39 @@ func TestClaudeCodeBedrockMode(t *testing.T) {
 	})
 	if line["prompt_tokens"] != 900.0 || line["completion_tokens"] != 8.0 {
 		t.Errorf("access log: %v", line)
+	}
+}
+
+// A tool round trip as Claude Code runs it: the model's Bash tool call
+// streams in as input_json_delta, the CLI runs the command, and its output
+// goes back to Bedrock as a tool_result before the final answer.
+func TestClaudeCodeRunsATool(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	g := startGateway(t, claudeCodeConfig(t, endpoint), keysEnv...)
+	const model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+	marker := fmt.Sprintf("strata-claude-%d", time.Now().UnixNano()%1e6)
+	em.Script(emulator.Script{Model: model, Response: toolUseAnswer(
+		bedrock.ContentBlock{Text: text("I will run it.")},
+		toolUse("toolu_bash1", "Bash", `{"command":"echo `+marker+`","description":"Print the marker"}`),
+	)})
+	final := "The command printed " + marker + "."
+	em.Script(emulator.Script{Model: model, Response: bedrock.ConverseResponse{
+		Output:     bedrock.ConverseOutput{Message: &bedrock.Message{Role: "assistant", Content: []bedrock.ContentBlock{{Text: &final}}}},
+		StopReason: "end_turn", Usage: bedrock.TokenUsage{InputTokens: 1200, OutputTokens: 9},
+	}})
+	out, stderr, _ := runClaude(t, []string{"Run echo with the marker.", "--allowedTools", "Bash"},
+		"ANTHROPIC_BASE_URL="+g.URL, "ANTHROPIC_AUTH_TOKEN="+testMasterKey,
+		"ANTHROPIC_MODEL=claude-sonnet-4-5-20250929", "ANTHROPIC_SMALL_FAST_MODEL=claude-3-5-haiku-20241022")
+	if strings.TrimSpace(out) != final {
+		t.Fatalf("claude printed %q, want %q\nstderr:\n%s", out, final, stderr)
+	}
+	bodies := streamedInvokes(t, em, model)
+	if len(bodies) < 2 {
+		t.Fatalf("%d streamed calls reached the model", len(bodies))
+	}
+	msgs, _ := json.Marshal(bodies[len(bodies)-1]["messages"])
+	if !strings.Contains(string(msgs), `"tool_use_id":"toolu_bash1"`) || !strings.Contains(string(msgs), marker) ||
+		!strings.Contains(string(msgs), `"name":"Bash"`) {
+		t.Errorf("the tool result did not go back to Bedrock: %.3000s", msgs)
 	}
 }
