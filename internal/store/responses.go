@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 func (s *sqlStore) PutResponse(ctx context.Context, r *Response) error {
@@ -44,4 +45,12 @@ func (s *sqlStore) DeleteResponse(ctx context.Context, owner, id string) error {
 		return fmt.Errorf("response %s: %w", id, ErrNotFound)
 	}
 	return nil
+}
+
+func (s *sqlStore) DeleteResponsesBefore(ctx context.Context, t time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM responses WHERE created_at < ?`), s.t(t))
+	if err != nil {
+		return 0, fmt.Errorf("delete responses before %s: %w", t.Format(time.RFC3339), err)
+	}
+	return res.RowsAffected()
 }

@@ -56,6 +56,18 @@ func TestResponses(t *testing.T) {
 			t.Errorf("second delete: %v", err)
 		}
 
+		// Expiry deletes what is older than the cut, whoever owns it.
+		old := &store.Response{ID: "resp_old", Owner: "tokenB", Body: []byte(`{}`), Input: []byte(`[]`), CreatedAt: t0.Add(-time.Hour)}
+		if err := s.PutResponse(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.DeleteResponsesBefore(ctx, t0.Add(time.Millisecond)); err != nil || n != 1 {
+			t.Errorf("DeleteResponsesBefore = %d, %v; want 1 (resp_old; resp_1 is deleted already, resp_2 is newer)", n, err)
+		}
+		if _, err := s.GetResponse(ctx, "tokenB", "resp_old"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("expired response still there: %v", err)
+		}
+
 		// Kept across a restart.
 		s.Close()
 		reopened, err := store.Open(ctx, url)

@@ -227,6 +227,9 @@ type Responses interface {
 	PutResponse(ctx context.Context, r *Response) error // ErrConflict if the id is taken
 	GetResponse(ctx context.Context, owner, id string) (*Response, error)
 	DeleteResponse(ctx context.Context, owner, id string) error
+	// DeleteResponsesBefore deletes every response created before t,
+	// whoever owns it, and says how many there were.
+	DeleteResponsesBefore(ctx context.Context, t time.Time) (int64, error)
 }
 
 // Store is every aggregate on one database.
