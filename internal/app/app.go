@@ -172,6 +172,8 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	defer acc.Close()
 	responses, closeResponses := openResponses(ctx, cfg, acc.store, log)
 	defer closeResponses()
+	stopPruning := startPruningResponses(ctx, responses, time.Now, log)
+	defer stopPruning()
 	opts := routerOptions(cfg.Settings.Routing, log, m)
 	opts.Unserved = unservedNames(cfg.Unserved)
 	rt, err := router.New(deployments, opts)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/strata-gateway/strata/internal/config"
 	"github.com/strata-gateway/strata/internal/store"
@@ -33,4 +34,54 @@ func openResponses(ctx context.Context, cfg *config.Config, shared store.Store, 
 	}
 	log.Info("stored responses kept in the database", "driver", st.Driver(), "url", store.Redact(url))
 	return st, func() { st.Close() }
+}
+
+// responseRetention is how long a stored response is kept: 30 days, as on
+// OpenAI. Older ones are deleted every pruneResponsesEvery.
+const (
+	responseRetention   = 30 * 24 * time.Hour
+	pruneResponsesEvery = time.Hour
+)
+
+// startPruningResponses deletes expired responses now and then every
+// pruneResponsesEvery, until the returned stop is called; stop waits for a
+// deletion under way, so the store can be closed after it.
+func startPruningResponses(ctx context.Context, st store.Responses, now func() time.Time, log *slog.Logger) (stop func()) {
+	if st == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(pruneResponsesEvery)
+		defer tick.Stop()
+		for {
+			pruneResponses(ctx, st, now(), log)
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// pruneResponses deletes the responses stored longer than responseRetention
+// before now. A failure is logged; the next round tries again.
+func pruneResponses(ctx context.Context, st store.Responses, now time.Time, log *slog.Logger) {
+	n, err := st.DeleteResponsesBefore(ctx, now.Add(-responseRetention))
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("could not delete expired stored responses; trying again later", "error", err.Error())
+		}
+		return
+	}
+	if n > 0 {
+		log.Info("expired stored responses deleted", "count", n, "retention_days", int(responseRetention/(24*time.Hour)))
+	}
 }
