@@ -41,7 +41,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) error {
 		log := loggerFrom(r.Context(), s.log).With("model", req.Model, "deployment", d.ID)
 		in := &bedrock.CountTokensRequest{}
 		if translate.IsClaude(d.BaseModel) {
-			tc, err := translate.InvokeFromMessages(&req, betas, d.BaseModel, fetched)
+			tc, err := translate.InvokeFromMessages(&req, betas, d.Chat, fetched)
 			if err != nil {
 				return err
 			}

@@ -146,7 +146,7 @@ func (s *Server) openMessages(ctx context.Context, log *slog.Logger, d *router.D
 	if !translate.IsClaude(d.BaseModel) {
 		return s.openConverseMessages(ctx, log, d, req)
 	}
-	call, err := translate.InvokeFromMessages(req, betas, d.BaseModel, fetched)
+	call, err := translate.InvokeFromMessages(req, betas, d.Chat, fetched)
 	if err != nil {
 		return messagesAnswer{}, err
 	}

@@ -102,10 +102,28 @@ func ConverseFromMessages(req *anthropic.MessagesRequest, target *ChatTarget) (*
 		call.Dropped = append(call.Dropped, mergeSystemIntoFirstUserTurn(out)...)
 	}
 
-	ic := bedrock.InferenceConfig{MaxTokens: &req.MaxTokens, Temperature: req.Temperature, TopP: req.TopP, StopSequences: req.StopSequences}
+	// The deployment's defaults fill what the request leaves unset.
+	ic := target.defaultInference
+	ic.MaxTokens = &req.MaxTokens
+	if req.Temperature != nil {
+		ic.Temperature = req.Temperature
+	}
+	if req.TopP != nil {
+		ic.TopP = req.TopP
+	}
+	if req.StopSequences != nil {
+		ic.StopSequences = req.StopSequences
+	}
 	out.InferenceConfig = &ic
+	fields := maps.Clone(target.defaultExtra)
 	if req.TopK != nil {
-		out.AdditionalModelRequestFields = mustJSON(map[string]int{"top_k": *req.TopK})
+		if fields == nil {
+			fields = map[string]json.RawMessage{}
+		}
+		fields["top_k"] = mustJSON(*req.TopK)
+	}
+	if len(fields) > 0 {
+		out.AdditionalModelRequestFields = mustJSON(fields)
 	}
 	for _, key := range []string{"thinking", "output_config", "context_management", "metadata", "anthropic_beta", "service_tier", "container", "mcp_servers"} {
 		if _, ok := req.Raw[key]; ok {

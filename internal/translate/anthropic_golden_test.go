@@ -24,12 +24,17 @@ func TestGoldenAnthropicInvoke(t *testing.T) {
 
 func runAnthropicInvokeCase(t *testing.T, c *goldenCase) {
 	var target struct {
-		Model string `json:"model"`
+		Model    string         `json:"model"`
+		Defaults map[string]any `json:"defaults"`
 	}
 	if err := json.Unmarshal([]byte(c.sections["target.json"]), &target); err != nil {
 		t.Fatalf("target.json: %v", err)
 	}
 	if s, ok := c.sections["anthropic.request.json"]; ok {
+		ct, err := translate.NewChatTarget(target.Model, normalizeNumbers(target.Defaults), false)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var req anthropic.MessagesRequest
 		if err := json.Unmarshal([]byte(s), &req); err != nil {
 			t.Fatalf("anthropic.request.json: %v", err)
@@ -38,7 +43,7 @@ func runAnthropicInvokeCase(t *testing.T, c *goldenCase) {
 		if h := strings.TrimSpace(c.sections["anthropic.beta"]); h != "" {
 			betas = strings.Split(h, ",")
 		}
-		call, err := translate.InvokeFromMessages(&req, betas, target.Model, fetchedOf(c))
+		call, err := translate.InvokeFromMessages(&req, betas, ct, fetchedOf(c))
 		if err != nil {
 			expectClientError(t, c, err)
 			return
@@ -120,13 +125,14 @@ func TestGoldenAnthropicConverse(t *testing.T) {
 
 func runAnthropicConverseCase(t *testing.T, c *goldenCase) {
 	var target struct {
-		Model string `json:"model"`
+		Model    string         `json:"model"`
+		Defaults map[string]any `json:"defaults"`
 	}
 	if err := json.Unmarshal([]byte(c.sections["target.json"]), &target); err != nil {
 		t.Fatalf("target.json: %v", err)
 	}
 	if s, ok := c.sections["anthropic.request.json"]; ok {
-		ct, err := translate.NewChatTarget(target.Model, nil, false)
+		ct, err := translate.NewChatTarget(target.Model, normalizeNumbers(target.Defaults), false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,10 +98,14 @@ type InvokeMessagesCall struct {
 // of model. betas is the anthropic-beta header's values. When rewrite is
 // fetched holds the images and documents the gateway downloaded, by URL:
 // Bedrock takes no URL sources, so those become base64 sources.
-func InvokeFromMessages(req *anthropic.MessagesRequest, betas []string, model string, fetched map[string]*anthropic.Source) (*InvokeMessagesCall, error) {
+//
+// The deployment's default parameters (litellm_params temperature, top_p,
+// stop, top_k ...) fill what the request leaves unset, as on chat.
+func InvokeFromMessages(req *anthropic.MessagesRequest, betas []string, target *ChatTarget, fetched map[string]*anthropic.Source) (*InvokeMessagesCall, error) {
 	if err := checkMessages(req); err != nil {
 		return nil, err
 	}
+	model := target.Model
 	feat := ClaudeFeaturesOf(model)
 	call := &InvokeMessagesCall{}
 	drop := func(param, reason string) { call.Dropped = append(call.Dropped, Dropped{Param: param, Reason: reason}) }
@@ -167,6 +172,8 @@ func InvokeFromMessages(req *anthropic.MessagesRequest, betas []string, model st
 		delete(body, "context_management")
 	}
 
+	applyMessagesDefaults(body, target)
+
 	all := betas
 	if raw, ok := body["anthropic_beta"]; ok {
 		var inBody []string
@@ -219,6 +226,32 @@ func adaptThinking(req *anthropic.MessagesRequest, feat ClaudeFeatures, maxToken
 			body["thinking"] = mustJSON(anthropic.Thinking{Type: "enabled", BudgetTokens: budget})
 			drop("thinking.budget_tokens", fmt.Sprintf("%d is not below max_tokens %d; sent as %d", req.Thinking.BudgetTokens, maxTokens, budget))
 		}
+	}
+}
+
+// applyMessagesDefaults sets the deployment's defaults the body lacks.
+// Sampling defaults stay out of a request with thinking on, which Claude
+// takes only at temperature 1.
+func applyMessagesDefaults(body map[string]json.RawMessage, target *ChatTarget) {
+	_, thinking := body["thinking"]
+	set := func(key string, v any) {
+		if _, ok := body[key]; ok || thinking && (key == "temperature" || key == "top_p" || key == "top_k") {
+			return
+		}
+		body[key] = mustJSON(v)
+	}
+	ic := target.defaultInference
+	if ic.Temperature != nil {
+		set("temperature", *ic.Temperature)
+	}
+	if ic.TopP != nil {
+		set("top_p", *ic.TopP)
+	}
+	if len(ic.StopSequences) > 0 {
+		set("stop_sequences", ic.StopSequences)
+	}
+	for _, k := range slices.Sorted(maps.Keys(target.defaultExtra)) {
+		set(k, target.defaultExtra[k])
 	}
 }
 
