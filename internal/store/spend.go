@@ -12,45 +12,86 @@ import (
 const spendColumns = "id, request_id, api_key, key_alias, team_id, user_id, end_user, model, deployment, bedrock_model, " +
 	"prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, cost, start_time, end_time, status, prompt"
 
+// spendInsertChunk bounds the rows of one INSERT: 19 values each stays
+// well inside both databases' limits on bound values.
+const spendInsertChunk = 500
+
 func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
+	byID := make(map[string]*SpendLog, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		if r.ID == "" {
+			r.ID = rand.Text()
+		}
+		if _, dup := byID[r.ID]; !dup {
+			byID[r.ID] = r
+		}
+	}
+	unique := make([]*SpendLog, 0, len(byID))
+	for i := range rows {
+		if byID[rows[i].ID] == &rows[i] {
+			unique = append(unique, &rows[i])
+		}
+	}
 	inserted := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		inserted = 0
-		insert := s.q("INSERT INTO spend_logs (" + spendColumns + ") VALUES (" + placeholders(19) + ") ON CONFLICT (id) DO NOTHING")
 		totals := map[[2]string]float64{}
-		for i := range rows {
-			r := &rows[i]
-			if r.ID == "" {
-				r.ID = rand.Text()
+		for start := 0; start < len(unique); start += spendInsertChunk {
+			chunk := unique[start:min(start+spendInsertChunk, len(unique))]
+			// One statement per chunk; RETURNING says which rows were new,
+			// so a retried batch adds its cost once.
+			var b strings.Builder
+			b.WriteString("INSERT INTO spend_logs (" + spendColumns + ") VALUES ")
+			args := make([]any, 0, len(chunk)*19)
+			for i, r := range chunk {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("(" + placeholders(19) + ")")
+				var prompt any
+				if r.Prompt != "" {
+					prompt = r.Prompt
+				}
+				args = append(args, r.ID, r.RequestID, r.KeyHash, r.KeyAlias, r.TeamID, r.UserID, r.EndUser,
+					r.Model, r.Deployment, r.BedrockModel, r.PromptTokens, r.CompletionTokens, r.CacheReadTokens, r.CacheWriteTokens,
+					r.Cost, s.t(r.StartTime), s.t(r.EndTime), r.Status, prompt)
 			}
-			var prompt any
-			if r.Prompt != "" {
-				prompt = r.Prompt
-			}
-			res, err := tx.ExecContext(ctx, insert, r.ID, r.RequestID, r.KeyHash, r.KeyAlias, r.TeamID, r.UserID, r.EndUser,
-				r.Model, r.Deployment, r.BedrockModel, r.PromptTokens, r.CompletionTokens, r.CacheReadTokens, r.CacheWriteTokens,
-				r.Cost, s.t(r.StartTime), s.t(r.EndTime), r.Status, prompt)
+			b.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
+			res, err := tx.QueryContext(ctx, s.q(b.String()), args...)
 			if err != nil {
-				return fmt.Errorf("insert spend log %s: %w", r.RequestID, err)
+				return fmt.Errorf("insert spend logs: %w", err)
 			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
-				continue
+			for res.Next() {
+				var id string
+				if err := res.Scan(&id); err != nil {
+					res.Close()
+					return fmt.Errorf("insert spend logs: %w", err)
+				}
+				r := byID[id]
+				if r == nil {
+					continue
+				}
+				inserted++
+				if r.Cost == 0 {
+					continue
+				}
+				if r.KeyHash != "" {
+					totals[[2]string{"api_keys", r.KeyHash}] += r.Cost
+				}
+				if r.TeamID != "" {
+					totals[[2]string{"teams", r.TeamID}] += r.Cost
+				}
+				if r.UserID != "" {
+					totals[[2]string{"users", r.UserID}] += r.Cost
+				}
 			}
-			inserted++
-			if r.Cost == 0 {
-				continue
-			}
-			if r.KeyHash != "" {
-				totals[[2]string{"api_keys", r.KeyHash}] += r.Cost
-			}
-			if r.TeamID != "" {
-				totals[[2]string{"teams", r.TeamID}] += r.Cost
-			}
-			if r.UserID != "" {
-				totals[[2]string{"users", r.UserID}] += r.Cost
+			res.Close()
+			if err := res.Err(); err != nil {
+				return fmt.Errorf("insert spend logs: %w", err)
 			}
 		}
 		for k, amount := range totals {

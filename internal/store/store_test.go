@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"sync"
@@ -320,6 +321,23 @@ func TestSpendLogs(t *testing.T) {
 			if err != nil || !near(sum, c.sum) {
 				t.Errorf("TotalSpend(%+v) = %v, %v; want %v", c.f, sum, err, c.sum)
 			}
+		}
+
+		// A batch larger than one statement takes, with an id twice in it:
+		// each row is stored and counted once.
+		big := make([]store.SpendLog, 1203)
+		for i := range big {
+			big[i] = store.SpendLog{ID: fmt.Sprintf("big-%d", i%1201), RequestID: "big", KeyHash: "k1", Cost: 0.001,
+				StartTime: t0.Add(3 * time.Hour), EndTime: t0.Add(3 * time.Hour)}
+		}
+		if n, err := s.InsertSpendLogs(ctx, big); err != nil || n != 1201 {
+			t.Fatalf("InsertSpendLogs(1203 rows, 1201 ids): %d, %v", n, err)
+		}
+		if k, _ = s.GetKey(ctx, "k1"); !near(k.Spend, 0.75+1.201) {
+			t.Fatalf("key spend %v after the big batch, want %v", k.Spend, 0.75+1.201)
+		}
+		if got, _ := s.QuerySpendLogs(ctx, store.SpendFilter{RequestID: "big"}); len(got) != 1201 {
+			t.Fatalf("%d rows of the big batch stored, want 1201", len(got))
 		}
 
 		if err := s.AddSpend(ctx, store.EntityTeam, "t1", 1); err != nil {
