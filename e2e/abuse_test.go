@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -584,6 +587,116 @@ func TestRequestSmugglingRefused(t *testing.T) {
 		if path, _ := rec["path"].(string); rec["msg"] == "request" && path == "/v1/models" {
 			t.Errorf("the smuggled request reached a handler: %v", rec)
 		}
+	}
+	noErrorLines(t, g)
+}
+
+// On SIGTERM the gateway first answers /health/readiness with 503 while
+// still serving, for the drain delay; then it closes its listener. Streams
+// still running at the shutdown deadline get an error event saying the
+// gateway is shutting down, their Bedrock calls are cancelled, every
+// request has exactly one access log line with its outcome, the cut is
+// counted at WARN, and the exit status says the stop was not clean.
+func TestShutdownDrainsThenCutsStreams(t *testing.T) {
+	em, endpoint, cancelled := watchedEmulator(t)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(abuseConfig(endpoint, "shutdown_drain_delay: 3")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startStrata(t, seedEnv, "--config", path, "--shutdown-timeout", "1s")
+	const streams = 100
+	em.Fault(emulator.Fault{Kind: emulator.FaultStreamStall, AfterEvents: 2, Times: streams}) // silent until cancelled
+
+	bodies := make([]*bufio.Reader, streams)
+	for i := range streams {
+		req, err := http.NewRequest(http.MethodPost, g.URL+"/v1/chat/completions",
+			strings.NewReader(`{"model":"bedrock-claude","stream":true,"messages":[{"role":"user","content":"a long story"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Request-Id", fmt.Sprintf("stream-%d", i))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d: %v %v", i, resp, err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		bodies[i] = bufio.NewReader(resp.Body)
+	}
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Draining: not ready, still serving.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(g.URL + "/health/readiness")
+		if err != nil {
+			t.Fatalf("readiness while draining: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/health/readiness never answered 503 after SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	chatOK(t, g)
+
+	for i, br := range bodies {
+		var last string
+		for {
+			line, err := br.ReadString('\n')
+			if strings.HasPrefix(line, "data: ") {
+				last = line
+			}
+			if err != nil {
+				break
+			}
+		}
+		if !strings.Contains(last, `"gateway_shutting_down"`) || strings.Contains(last, "[DONE]") {
+			t.Errorf("stream %d ended with %q, want an error event saying the gateway is shutting down", i, last)
+		}
+	}
+	var exitErr *exec.ExitError
+	select {
+	case err := <-g.done:
+		if !errors.As(err, &exitErr) || exitErr.ExitCode() != 1 {
+			t.Errorf("strata exited with %v after cutting streams, want status 1", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("strata did not exit")
+	}
+	for range streams {
+		select {
+		case <-cancelled:
+		case <-time.After(10 * time.Second):
+			t.Fatal("not every cut stream's Bedrock call was cancelled")
+		}
+	}
+
+	lines := map[string]int{}
+	for _, rec := range logRecords(g) {
+		id, _ := rec["request_id"].(string)
+		if rec["msg"] == "request" && strings.HasPrefix(id, "stream-") {
+			lines[id]++
+			if rec["outcome"] != "cut_by_shutdown" {
+				t.Errorf("access log of %s: outcome %v, want cut_by_shutdown", id, rec["outcome"])
+			}
+		}
+		if rec["msg"] == "shutdown cut requests still in flight at the deadline" {
+			if rec["level"] != "WARN" || rec["cut_requests"] != float64(streams) {
+				t.Errorf("cut summary %v, want WARN with cut_requests %d", rec, streams)
+			}
+		}
+	}
+	for i := range streams {
+		if n := lines[fmt.Sprintf("stream-%d", i)]; n != 1 {
+			t.Errorf("stream-%d has %d access log lines, want 1", i, n)
+		}
+	}
+	if findLog(g, "shutdown cut requests still in flight at the deadline") == nil {
+		t.Error("the cut is not logged")
 	}
 	noErrorLines(t, g)
 }

@@ -223,7 +223,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		"stream_write_timeout_s", cfg.Settings.StreamWriteTimeout.Seconds())
 	log.Info("strata listening", "url", "http://"+ln.Addr().String(), "models", strings.Join(rt.Names(), ","), "version", version())
 	go answerReloads(ctx, log, cfg.Path)
-	return serveGracefully(ctx, ln, srv, log, shutdownTimeout)
+	return serveAndStop(ctx, ln, srv, log, shutdownTimeout, cfg.Settings.ShutdownDrainDelay)
 }
 
 // DefaultShutdownTimeout is how long a stopping server lets requests in
@@ -235,12 +235,35 @@ func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, log *s
 	return serveGracefully(ctx, ln, h, log, DefaultShutdownTimeout)
 }
 
-// serveGracefully serves on ln until ctx ends, then stops accepting, lets
-// requests and streams in flight finish for up to grace, and cancels the
-// rest: their contexts end, which cancels their Bedrock calls.
+// serveGracefully serves on ln until ctx ends, then stops: see stop.
 func serveGracefully(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, grace time.Duration) error {
-	requests, cancelRequests := context.WithCancel(context.Background())
-	defer cancelRequests()
+	return serveAndStop(ctx, ln, h, log, grace, 0)
+}
+
+// stoppable is what stop asks of the gateway's HTTP surface.
+type stoppable interface {
+	Drain()
+	WaitIdle(ctx context.Context) error
+	Active() int64
+	CutRequests() int64
+}
+
+// cutGrace is how long requests cut at the shutdown deadline get to say so
+// (a stream's error event, a 503) and write their access log lines, before
+// their connections are closed under them, and again after.
+const cutGrace = 2 * time.Second
+
+// serveAndStop serves on ln until ctx ends, then stops in steps. First,
+// for drain, /health/readiness answers 503 while everything is still
+// served, so that load balancers stop sending. Then the listener closes
+// and requests and streams in flight get grace to finish. Those still
+// running are cut: their Bedrock calls are cancelled and they tell their
+// clients the gateway is shutting down. The count of cut requests is
+// logged and makes the returned error: a stop that cut answers is not a
+// clean one.
+func serveAndStop(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, grace, drain time.Duration) error {
+	requests, cancelRequests := context.WithCancelCause(context.Background())
+	defer cancelRequests(nil)
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -256,17 +279,51 @@ func serveGracefully(ctx context.Context, ln net.Listener, h http.Handler, log *
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: no new connections; waiting for requests in flight", "shutdown_timeout_s", grace.Seconds())
+	gw, _ := h.(stoppable)
+	if gw != nil && drain > 0 {
+		gw.Drain()
+		// Answers from now on say Connection: close, so that clients come
+		// back through the load balancer.
+		hs.SetKeepAlivesEnabled(false)
+		log.Info("shutting down: /health/readiness answers 503; still serving for the drain delay", "shutdown_drain_delay_s", drain.Seconds())
+		time.Sleep(drain)
+	} else if gw != nil {
+		gw.Drain()
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		log.Warn("shutdown timeout reached: cancelling requests still in flight", "error", err.Error())
-		cancelRequests()
+	// The listener is closed before the log line says so.
+	lnErr := ln.Close()
+	log.Info("shutting down: no new connections; waiting for requests in flight", "shutdown_timeout_s", grace.Seconds())
+	err := hs.Shutdown(shutdownCtx)
+	if err == nil || errors.Is(err, net.ErrClosed) && lnErr == nil {
+		log.Info("shut down: every request finished")
+		return nil
+	}
+	log.Warn("shutdown timeout reached: cutting requests still in flight", "error", err.Error())
+	cancelRequests(server.ErrShuttingDown)
+	if gw == nil {
 		_ = hs.Close()
 		return nil
 	}
-	log.Info("shut down: every request finished")
-	return nil
+	// The cut requests write their error events and log lines, then
+	// their connections are closed, which unblocks any write to a client
+	// that stopped reading.
+	waitIdle(gw, cutGrace)
+	_ = hs.Close()
+	waitIdle(gw, cutGrace)
+	cut := gw.CutRequests()
+	log.Warn("shutdown cut requests still in flight at the deadline", "cut_requests", cut, "shutdown_timeout_s", grace.Seconds())
+	if left := gw.Active(); left > 0 {
+		return fmt.Errorf("shutdown: %d requests still in flight after --shutdown-timeout %s were cut, %d of them had not ended when the gateway exited", cut+left, grace, left)
+	}
+	return fmt.Errorf("shutdown: %d requests still in flight after --shutdown-timeout %s were cut", cut, grace)
+}
+
+func waitIdle(gw stoppable, d time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_ = gw.WaitIdle(ctx)
 }
 
 // buildDeployments makes every model entry ready to serve: credentials

@@ -70,6 +70,7 @@ var settingsKeys = map[string]map[string]kind{
 		"request_body_timeout":              kindSeconds,  // Strata's own: time a whole request body may take
 		"user_api_key_cache_ttl":            kindSeconds,
 		"stream_write_timeout":              kindSeconds, // Strata's own: time a client may stop reading an answer
+		"shutdown_drain_delay":              kindSeconds, // Strata's own: readiness 503 before the listener closes
 		"proxy_batch_write_at":              kindSeconds,
 		"store_prompts_in_spend_logs":       kindBool,
 	},

@@ -23,6 +23,7 @@ type Metrics struct {
 	spendDropped   prometheus.Counter
 	spendCost      *prometheus.CounterVec
 	refused        *prometheus.CounterVec
+	shutdownCut    prometheus.Counter
 }
 
 // Label names.
@@ -77,6 +78,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "strata_refused_requests_total",
 			Help: "Requests refused before their body was used, by reason: in_flight and body_memory (shed with 503), request_too_large (413), request_timeout (408), incomplete_body, unreadable_body and ambiguous_framing (400).",
 		}, []string{"reason"}),
+		shutdownCut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strata_shutdown_cut_requests_total",
+			Help: "Requests still in flight when the shutdown deadline passed, cut by the gateway.",
+		}),
 	}
 	m.spendDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "strata_spend_logs_dropped_total",
@@ -86,7 +91,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		Name: "strata_spend_usd_total",
 		Help: "What answered requests cost, in US dollars, by the model_name asked for.",
 	}, []string{labelModel})
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ttft, m.tokens, m.retries, m.fallbacks, m.cooldowns, m.inFlight, m.upstreamErrors, m.spendDropped, m.spendCost, m.refused} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ttft, m.tokens, m.retries, m.fallbacks, m.cooldowns, m.inFlight, m.upstreamErrors, m.spendDropped, m.spendCost, m.refused, m.shutdownCut} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
@@ -125,6 +130,14 @@ func (m *Metrics) Refused(reason string) {
 		return
 	}
 	m.refused.WithLabelValues(reason).Inc()
+}
+
+// ShutdownCut counts a request cut by the shutdown deadline.
+func (m *Metrics) ShutdownCut() {
+	if m == nil {
+		return
+	}
+	m.shutdownCut.Inc()
 }
 
 // Retry counts a call tried again.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -386,15 +387,15 @@ func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.L
 			call.Finish(stream.usage, nil)
 			return sse.done()
 		}
-		err = call.Err(err)
+		err = asShutdownCut(r, call.Err(err))
 		call.Finish(stream.usage, err)
-		if sse.failed() || r.Context().Err() != nil {
+		if sse.failed() || r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
 			// The client is gone; closing the stream cancels Bedrock.
 			logClientGone(log, sse, err)
 			return nil
 		}
 		ce := clientError(err)
-		log.Warn("stream failed after it started", "status", ce.Status, "error", err.Error())
+		logStreamFailed(log, ce.Status, err)
 		sse.error(ce)
 		return nil
 	}

@@ -25,6 +25,9 @@ import (
 // meant for clients keep their message; anything else becomes a generic
 // message so internal details (and anything secret) stay in the logs.
 func clientError(err error) *openai.Error {
+	if errors.Is(err, ErrShuttingDown) {
+		return shutdownError(err)
+	}
 	var oe *openai.Error
 	if errors.As(err, &oe) {
 		return oe
@@ -97,7 +100,8 @@ func clientError(err error) *openai.Error {
 
 // writeError is the one place an error becomes an HTTP answer.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+	err = asShutdownCut(r, err)
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
 		// The client went away; nobody is left to answer.
 		log.Info("client closed the request", "path", r.URL.Path)
 		return
@@ -192,6 +196,10 @@ func noteRefusal(w http.ResponseWriter, r *http.Request, err error) (shedding bo
 	case errors.As(err, &shed):
 		rec.refused = shed.reason
 		w.Header().Set("Retry-After", shedRetryAfter)
+		return true
+	case errors.Is(err, ErrShuttingDown):
+		// Retried elsewhere: the load balancer no longer sends here.
+		w.Header().Set("Connection", "close")
 		return true
 	case errors.As(err, &be):
 		rec.refused = be.code

@@ -276,14 +276,14 @@ func (s *Server) relayEvents(w http.ResponseWriter, r *http.Request, log *slog.L
 			call.Finish(rec.usage, nil)
 			return nil
 		}
-		err = call.Err(err)
+		err = asShutdownCut(r, call.Err(err))
 		call.Finish(rec.usage, err)
-		if sse.failed() || r.Context().Err() != nil {
+		if sse.failed() || r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
 			logClientGone(log, sse, err)
 			return nil
 		}
 		status, body := anthropicError(err)
-		log.Warn("stream failed after it started", "status", status, "error", err.Error())
+		logStreamFailed(log, status, err)
 		data, _ := json.Marshal(body)
 		_ = sse.put(appendAnthropicEvent(nil, anthropic.Event{Type: anthropic.EventError, Data: data}))
 		sse.flush()
@@ -376,7 +376,8 @@ func (s *Server) handleAnthropic(h handlerFunc) http.Handler {
 
 // writeAnthropicError is writeError for the Anthropic surface.
 func writeAnthropicError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+	err = asShutdownCut(r, err)
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
 		log.Info("client closed the request", "path", r.URL.Path)
 		return
 	}

@@ -38,6 +38,10 @@ func (s *Server) liveliness(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) readiness(w http.ResponseWriter, r *http.Request) error {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return nil
+	}
 	if s.ready != nil {
 		if err := s.ready(r.Context()); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})

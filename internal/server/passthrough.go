@@ -247,7 +247,8 @@ func (s *Server) handleBedrock(h handlerFunc) http.Handler {
 
 // writeBedrockError is writeError for the pass-through.
 func writeBedrockError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+	err = asShutdownCut(r, err)
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
 		log.Info("client closed the request", "path", r.URL.Path)
 		return
 	}

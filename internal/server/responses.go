@@ -297,16 +297,16 @@ func (s *Server) relayResponse(w http.ResponseWriter, r *http.Request, log *slog
 			_ = stream.tr.Finish(s.now().Unix(), emit)
 			return
 		}
-		err = call.Err(err)
+		err = asShutdownCut(r, call.Err(err))
 		call.Finish(stream.usage, err)
 		ce := clientError(err)
-		if sse.failed() || r.Context().Err() != nil {
+		if sse.failed() || r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
 			// The client is gone; the response is still marked failed.
 			logClientGone(log, sse, err)
 			_ = stream.tr.Fail(ce, func(*openai.ResponseEvent) error { return nil })
 			return
 		}
-		log.Warn("stream failed after it started", "status", ce.Status, "error", err.Error())
+		logStreamFailed(log, ce.Status, err)
 		_ = stream.tr.Fail(ce, emit)
 		sse.flush()
 		return

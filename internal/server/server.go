@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,6 +107,9 @@ type Server struct {
 	metricsNeedAuth bool
 	admin           *keys.Service
 	inFlight        inFlight
+	active          atomic.Int64 // requests being served, health routes included
+	cut             atomic.Int64 // requests cut by the shutdown deadline
+	draining        atomic.Bool
 	bodies          bodyBudget
 	bodyTimeout     time.Duration
 	writeTimeout    time.Duration
@@ -209,6 +213,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = rand.Text()
 	}
 	w.Header().Set("X-Request-Id", id)
+	s.active.Add(1)
+	defer s.active.Add(-1)
 	start := s.now()
 	sw := &statusWriter{ResponseWriter: w, writeTimeout: s.writeTimeout}
 	log := s.log.With("request_id", id)
@@ -239,9 +245,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.refused != "" {
 		s.metrics.Refused(rec.refused)
 	}
+	if rec.outcome == outcomeShutdownCut {
+		s.cut.Add(1)
+		s.metrics.ShutdownCut()
+	}
 	attrs := []slog.Attr{
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
 		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
+	}
+	if rec.outcome != "" {
+		attrs = append(attrs, slog.String("outcome", rec.outcome))
 	}
 	if principal != nil {
 		attrs = append(attrs, slog.String("key", principal.LogName()))
@@ -289,6 +302,7 @@ type requestRecord struct {
 	bodyBytes  int64  // taken from the budget of body bytes in flight
 	refused    string // why the request was refused unread, for the metrics
 	prompt     string // the request body, when the spend log keeps it
+	outcome    string // how the request ended, when not as its status says
 }
 
 func (rec *requestRecord) attrs() []slog.Attr {
