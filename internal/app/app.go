@@ -23,6 +23,7 @@ import (
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/config"
 	"github.com/strata-gateway/strata/internal/fetch"
+	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/router"
 	"github.com/strata-gateway/strata/internal/server"
 	"github.com/strata-gateway/strata/internal/translate"
@@ -49,6 +50,7 @@ const usage = `Strata: an OpenAI-compatible gateway for AWS Bedrock.
 Usage:
   strata --config config.yaml [--host 0.0.0.0] [--port 4000]
   strata --model bedrock/<model-id> [--host 0.0.0.0] [--port 4000]
+  strata check --config config.yaml  report every problem in the file, then exit (1 if any)
   strata demo [--port 4000]        the gateway in front of the built-in Bedrock emulator
   strata emulator [--port 4001]    the Bedrock runtime emulator alone
   strata --version
@@ -65,6 +67,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runDemo(ctx, args[1:], stdout, stderr)
 		case "emulator":
 			return runEmulator(ctx, args[1:], stdout, stderr)
+		case "check":
+			return runCheck(ctx, args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("strata", flag.ContinueOnError)
@@ -146,18 +150,7 @@ func Serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 
 // serve is Serve with the time requests in flight get to finish once ctx ends.
 func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logger, shutdownTimeout time.Duration) error {
-	for k, v := range cfg.Environment {
-		if err := os.Setenv(k, v.Value()); err != nil {
-			return fmt.Errorf("environment_variables.%s: %w", k, err)
-		}
-	}
-	for _, w := range cfg.Warnings {
-		log.Warn(w)
-	}
-	for _, n := range cfg.Notices {
-		log.Info(n)
-	}
-	deployments, err := buildDeployments(ctx, cfg, log)
+	deployments, err := prepare(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -174,9 +167,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	defer closeResponses()
 	stopPruning := startPruningResponses(ctx, responses, time.Now, log)
 	defer stopPruning()
-	opts := routerOptions(cfg.Settings.Routing, log, m)
-	opts.Unserved = unservedNames(cfg.Unserved)
-	rt, err := router.New(deployments, opts)
+	rt, err := newRouter(cfg, deployments, log, m)
 	if err != nil {
 		return err
 	}
@@ -224,6 +215,32 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	log.Info("strata listening", "url", "http://"+ln.Addr().String(), "models", strings.Join(rt.Names(), ","), "version", version())
 	go answerReloads(ctx, log, cfg.Path)
 	return serveAndStop(ctx, ln, srv, log, shutdownTimeout, cfg.Settings.ShutdownDrainDelay)
+}
+
+// prepare does what startup does before it opens anything: it exports
+// environment_variables, logs the config's warnings and notices, and builds
+// every deployment. It neither listens, opens a database nor calls AWS, so
+// that strata check runs it too.
+func prepare(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]*router.Deployment, error) {
+	for k, v := range cfg.Environment {
+		if err := os.Setenv(k, v.Value()); err != nil {
+			return nil, fmt.Errorf("environment_variables.%s: %w", k, err)
+		}
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	for _, n := range cfg.Notices {
+		log.Info(n)
+	}
+	return buildDeployments(ctx, cfg, log)
+}
+
+// newRouter routes between deployments as router_settings say; m may be nil.
+func newRouter(cfg *config.Config, deployments []*router.Deployment, log *slog.Logger, m *metrics.Metrics) (*router.Router, error) {
+	opts := routerOptions(cfg.Settings.Routing, log, m)
+	opts.Unserved = unservedNames(cfg.Unserved)
+	return router.New(deployments, opts)
 }
 
 // DefaultShutdownTimeout is how long a stopping server lets requests in
