@@ -406,7 +406,7 @@ func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger)
 // buildDeployment makes one model entry ready to serve;
 // priced says whether a price is known for its model.
 func buildDeployment(ctx context.Context, cfg *config.Config, m config.Model, id, where string, httpClient *http.Client, awsCredentials *bedrock.CredentialStore, log *slog.Logger) (d *router.Deployment, priced bool, err error) {
-	awsCfg, err := awsCredentials.Load(ctx, id, bedrock.Auth{
+	auth, keySource := bedrock.Auth{
 		AccessKeyID:      m.AWS.AccessKeyID.Value(),
 		SecretAccessKey:  m.AWS.SecretAccessKey.Value(),
 		SessionToken:     m.AWS.SessionToken.Value(),
@@ -417,7 +417,9 @@ func buildDeployment(ctx context.Context, cfg *config.Config, m config.Model, id
 		ExternalID:       m.AWS.ExternalID,
 		WebIdentityToken: m.AWS.WebIdentityToken.Value(),
 		STSEndpoint:      m.AWS.STSEndpoint,
-	})
+		APIKey:           m.AWS.APIKey.Value(),
+	}.WithAPIKeyFromEnv(os.Getenv)
+	awsCfg, err := awsCredentials.Load(ctx, id, auth)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", where, err)
 	}
@@ -425,10 +427,16 @@ func buildDeployment(ctx context.Context, cfg *config.Config, m config.Model, id
 		Region:      awsCfg.Region,
 		Endpoint:    runtimeEndpoint(m.AWS.RuntimeEndpoint, awsCfg),
 		Credentials: awsCfg.Credentials,
+		APIKey:      auth.APIKey,
 		HTTPClient:  httpClient,
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", where, err)
+	}
+	if keySource != "" {
+		log.Info("deployment calls Bedrock with a Bedrock API key (bearer token), not SigV4", "deployment", id, "key_from", keySource)
+	} else {
+		log.Info("deployment calls Bedrock signed with SigV4", "deployment", id, "credentials", auth.String())
 	}
 	dropParams := cfg.Settings.DropParams
 	if m.Deployment.DropParams != nil {

@@ -29,15 +29,19 @@ type ClientOptions struct {
 	Region      string
 	Endpoint    string // default https://bedrock-runtime.<region>.amazonaws.com
 	Credentials aws.CredentialsProvider
-	HTTPClient  *http.Client // share one across deployments; default: a new pool (see NewTransport)
-	Now         func() time.Time
+	// APIKey, if set, is a Bedrock API key sent as "Authorization: Bearer"
+	// on every call instead of a SigV4 signature; Credentials is then unused.
+	APIKey     string
+	HTTPClient *http.Client // share one across deployments; default: a new pool (see NewTransport)
+	Now        func() time.Time
 }
 
 // Client calls the Bedrock runtime API for one deployment.
 type Client struct {
 	endpoint string
 	region   string
-	creds    aws.CredentialsProvider
+	creds    aws.CredentialsProvider // nil when apiKey is set
+	apiKey   *apiKey                 // nil when signing with creds
 	signer   *v4.Signer
 	http     *http.Client
 	now      func() time.Time
@@ -50,8 +54,8 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if opts.Region == "" {
 		return nil, errors.New("no AWS region: set aws_region_name, AWS_REGION or a profile region")
 	}
-	if opts.Credentials == nil {
-		return nil, errors.New("no AWS credentials provider")
+	if opts.Credentials == nil && opts.APIKey == "" {
+		return nil, errors.New("no AWS credentials provider and no Bedrock API key")
 	}
 	endpoint := opts.Endpoint
 	if endpoint == "" {
@@ -71,14 +75,20 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	}
 	creds := opts.Credentials
 	switch creds.(type) {
+	case nil:
 	case *aws.CredentialsCache, *refreshingCredentials: // caches already
 	default:
 		creds = aws.NewCredentialsCache(creds)
+	}
+	var key *apiKey
+	if opts.APIKey != "" {
+		creds, key = nil, &apiKey{opts.APIKey}
 	}
 	return &Client{
 		endpoint: strings.TrimRight(endpoint, "/"),
 		region:   opts.Region,
 		creds:    creds,
+		apiKey:   key,
 		signer:   v4.NewSigner(), // caches the derived signing key per day, region and service
 		http:     hc,
 		now:      now,
@@ -87,6 +97,10 @@ func NewClient(opts ClientOptions) (*Client, error) {
 
 // Region is the region the client signs for.
 func (c *Client) Region() string { return c.region }
+
+// UsesAPIKey reports whether the client authenticates with a Bedrock API
+// key rather than SigV4.
+func (c *Client) UsesAPIKey() bool { return c.apiKey != nil }
 
 // Endpoint is the base URL the client calls.
 func (c *Client) Endpoint() string { return c.endpoint }
@@ -155,16 +169,36 @@ func (c *Client) signedRequest(ctx context.Context, modelID, operation, accept s
 	req.URL, req.Host = &u, u.Host
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", accept)
-	creds, err := c.creds.Retrieve(ctx)
-	if err != nil {
-		return nil, &CredentialsError{Err: err}
-	}
-	sum := sha256.Sum256(body)
-	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.region, c.now()); err != nil {
-		return nil, fmt.Errorf("bedrock: sign request: %w", err)
+	if err := c.authorize(ctx, req, body); err != nil {
+		return nil, err
 	}
 	return req, nil
 }
+
+// authorize adds the deployment's credential to req: its Bedrock API key
+// as a bearer token, or else a SigV4 signature over the body.
+func (c *Client) authorize(ctx context.Context, req *http.Request, body []byte) error {
+	if c.apiKey != nil {
+		req.Header.Set("Authorization", "Bearer "+c.apiKey.key)
+		return nil
+	}
+	creds, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return &CredentialsError{Err: err}
+	}
+	sum := sha256.Sum256(body)
+	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.region, c.now()); err != nil {
+		return fmt.Errorf("bedrock: sign request: %w", err)
+	}
+	return nil
+}
+
+// apiKey is a Bedrock API key, behind a pointer so that printing a Client
+// shows an address, and printing the key itself shows no secret.
+type apiKey struct{ key string }
+
+func (*apiKey) String() string   { return "[Bedrock API key]" }
+func (*apiKey) GoString() string { return "[Bedrock API key]" }
 
 // callURL is the URL of an operation on a model. A client calls few
 // models, so each URL is parsed once and copied for every call.

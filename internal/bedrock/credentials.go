@@ -39,6 +39,32 @@ type Auth struct {
 	// rotated token (a Kubernetes projected volume) is picked up.
 	WebIdentityToken string
 	STSEndpoint      string // aws_sts_endpoint: STS endpoint override for RoleARN
+	// APIKey (api_key, or AWS_BEARER_TOKEN_BEDROCK) is a Bedrock API key:
+	// calls carry it as a bearer token and no AWS credentials are used.
+	APIKey string
+}
+
+// BearerTokenEnv is the environment variable the AWS SDKs read a Bedrock
+// API key from.
+const BearerTokenEnv = "AWS_BEARER_TOKEN_BEDROCK"
+
+// WithAPIKeyFromEnv decides, once, whether a model entry calls Bedrock with
+// an API key: its own api_key wins; else, when the entry names no AWS
+// credentials of its own (keys, profile, role, web identity), the key in
+// AWS_BEARER_TOKEN_BEDROCK is used, as the AWS SDKs prefer it to their
+// default chain. source says where the key came from ("" for none).
+func (a Auth) WithAPIKeyFromEnv(getenv func(string) string) (_ Auth, source string) {
+	if a.APIKey != "" {
+		return a, "api_key"
+	}
+	if a.AccessKeyID != "" || a.SecretAccessKey != "" || a.Profile != "" || a.RoleARN != "" || a.WebIdentityToken != "" {
+		return a, ""
+	}
+	if key := strings.TrimSpace(getenv(BearerTokenEnv)); key != "" {
+		a.APIKey = key
+		return a, BearerTokenEnv
+	}
+	return a, ""
 }
 
 // defaultSessionName names role sessions when aws_session_name is not set,
@@ -52,6 +78,9 @@ var (
 
 // String describes the identity for logs and errors, without secrets.
 func (a Auth) String() string {
+	if a.APIKey != "" {
+		return "a Bedrock API key"
+	}
 	var base string
 	switch {
 	case a.AccessKeyID != "" && a.SessionToken != "":
@@ -154,6 +183,9 @@ func (s *CredentialStore) Load(ctx context.Context, entry string, auth Auth) (aw
 	if err := auth.check(); err != nil {
 		return aws.Config{}, err
 	}
+	if auth.APIKey != "" {
+		return s.loadForAPIKey(ctx, entry, auth)
+	}
 	if auth.RoleARN == "" {
 		for _, unused := range [][2]string{{"aws_session_name", auth.SessionName}, {"aws_sts_endpoint", auth.STSEndpoint}} {
 			if unused[1] != "" {
@@ -175,6 +207,36 @@ func (s *CredentialStore) Load(ctx context.Context, entry string, auth Auth) (aw
 	provider.addUser(entry)
 	cfg.Credentials = provider
 	s.log.Debug("AWS credentials configured", "model", entry, "identity", auth.String(), "region", cfg.Region)
+	return cfg, nil
+}
+
+// loadForAPIKey resolves the region of an entry that calls Bedrock with an
+// API key; AWS credentials beside the key are never used, and said so.
+func (s *CredentialStore) loadForAPIKey(ctx context.Context, entry string, auth Auth) (aws.Config, error) {
+	for _, unused := range [][2]string{
+		{"aws_access_key_id", auth.AccessKeyID}, {"aws_session_token", auth.SessionToken},
+		{"aws_profile_name", auth.Profile}, {"aws_role_name", auth.RoleARN},
+		{"aws_web_identity_token", auth.WebIdentityToken},
+	} {
+		if unused[1] != "" {
+			s.log.Warn(unused[0]+" is ignored: the entry calls Bedrock with its api_key", "model", entry)
+		}
+	}
+	opts := []func(*awsconfig.LoadOptions) error{
+		// No credentials are looked for: the key is the credential.
+		awsconfig.WithCredentialsProvider(aws.AnonymousCredentials{}),
+	}
+	if auth.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(auth.Region))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, errors.New("no AWS region: set aws_region_name, AWS_REGION or AWS_DEFAULT_REGION (a Bedrock API key is valid in the region it was made in)")
+	}
+	cfg.Credentials = nil
 	return cfg, nil
 }
 

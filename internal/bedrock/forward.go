@@ -3,9 +3,7 @@ package bedrock
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -32,8 +30,8 @@ var forwardedHeaders = []string{
 	"X-Amzn-Bedrock-PerformanceConfig-Latency", "X-Amzn-Bedrock-Service-Tier",
 }
 
-// Forward sends body, as it is, to operation on modelID, signed with this
-// client's credentials and region. The answer is Bedrock's, whatever its
+// Forward sends body, as it is, to operation on modelID, authorized with
+// this client's API key or signed with its credentials and region. The answer is Bedrock's, whatever its
 // status: the caller relays it. A transport failure is a *TransportError.
 func (c *Client) Forward(ctx context.Context, modelID, operation string, header http.Header, body []byte) (*http.Response, error) {
 	u, err := c.callURL(modelID, operation)
@@ -53,13 +51,8 @@ func (c *Client) Forward(ctx context.Context, modelID, operation string, header 
 	if req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	creds, err := c.creds.Retrieve(ctx)
-	if err != nil {
-		return nil, &CredentialsError{Err: err}
-	}
-	sum := sha256.Sum256(body)
-	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.region, c.now()); err != nil {
-		return nil, fmt.Errorf("bedrock: sign request: %w", err)
+	if err := c.authorize(ctx, req, body); err != nil {
+		return nil, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

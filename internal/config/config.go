@@ -77,13 +77,16 @@ type AWS struct {
 	SecretAccessKey  Secret // aws_secret_access_key
 	SessionToken     Secret // aws_session_token
 	WebIdentityToken Secret // aws_web_identity_token
-	Region           string // aws_region_name
-	SessionName      string // aws_session_name
-	ProfileName      string // aws_profile_name
-	RoleName         string // aws_role_name
-	ExternalID       string // aws_external_id
-	STSEndpoint      string // aws_sts_endpoint
-	RuntimeEndpoint  string // aws_bedrock_runtime_endpoint, or api_base
+	// APIKey (api_key) is a Bedrock API key: calls carry it as a bearer
+	// token instead of a SigV4 signature.
+	APIKey          Secret
+	Region          string // aws_region_name
+	SessionName     string // aws_session_name
+	ProfileName     string // aws_profile_name
+	RoleName        string // aws_role_name
+	ExternalID      string // aws_external_id
+	STSEndpoint     string // aws_sts_endpoint
+	RuntimeEndpoint string // aws_bedrock_runtime_endpoint, or api_base
 }
 
 // Deployment holds the litellm_params keys that steer routing and the
@@ -104,7 +107,7 @@ type Deployment struct {
 	// AdditionalDropParams (additional_drop_params) are request parameters
 	// never sent to this deployment, whatever the client asks.
 	AdditionalDropParams []string
-	// Ignored holds the other LiteLLM keys of litellm_params (api_key, tags,
+	// Ignored holds the other LiteLLM keys of litellm_params (tags,
 	// input_cost_per_second, ...), which Strata does not implement yet: each
 	// was warned about. Credential-looking strings are Secrets.
 	Ignored map[string]any

@@ -183,7 +183,7 @@ func TestLoadGood(t *testing.T) {
 						AWS:       AWS{Region: "eu-central-1"},
 						Params:    map[string]any{"temperature": 0.7},
 						Deployment: Deployment{
-							Ignored: map[string]any{"api_key": nil}, // os.environ/ of an unset variable, harmless in an ignored key
+							Ignored: map[string]any{"organization": nil}, // os.environ/ of an unset variable, harmless in an ignored key
 							Prices:  map[string]float64{"input_cost_per_token": 0.00025},
 						},
 						Line: 12,
@@ -195,7 +195,7 @@ func TestLoadGood(t *testing.T) {
 						ModelID:    "anthropic.claude-3-haiku-20240307-v1:0",
 						AWS:        AWS{Region: "eu-central-1"},
 						Params:     map[string]any{"temperature": 0.5},
-						Deployment: Deployment{Ignored: map[string]any{"api_key": Secret("sk-not-for-bedrock"), "tags": []any{"eu"}}},
+						Deployment: Deployment{Ignored: map[string]any{"organization": "acme", "tags": []any{"eu"}}},
 						Line:       18,
 					},
 				},
@@ -229,9 +229,9 @@ func TestLoadGood(t *testing.T) {
 				},
 				Environment: map[string]Secret{"BEDROCK_REGION": "eu-central-1", "PROXY_KEY": "sk-outer", "PORT": "4000"},
 				Warnings: []string{
-					// One line per section; api_key appears in both entries and is listed once.
+					// One line per section; organization appears in both entries and is listed once.
 					"testdata/settings.good.yaml:6: top-level keys ignored, not implemented by Strata: defaults (line 6)",
-					"testdata/settings.good.yaml:15: model_list: ignored, not implemented by Strata: litellm_params.api_key (line 15), litellm_params.tags (line 22), guardrails (line 23)",
+					"testdata/settings.good.yaml:15: model_list: ignored, not implemented by Strata: litellm_params.organization (line 15), litellm_params.tags (line 22), guardrails (line 23)",
 					"testdata/settings.good.yaml:27: litellm_settings: ignored, not implemented by Strata: success_callback (line 27), cache_params (line 28)",
 					"testdata/settings.good.yaml:34: router_settings: ignored, not implemented by Strata: redis_url (line 34)",
 				},

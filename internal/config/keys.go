@@ -105,6 +105,7 @@ var modelKeys = map[string]modelKey{
 	"aws_secret_access_key":        {kindSecret, func(m *Model, v any) { m.AWS.SecretAccessKey = v.(Secret) }},
 	"aws_session_token":            {kindSecret, func(m *Model, v any) { m.AWS.SessionToken = v.(Secret) }},
 	"aws_web_identity_token":       {kindSecret, func(m *Model, v any) { m.AWS.WebIdentityToken = v.(Secret) }},
+	"api_key":                      {kindSecret, func(m *Model, v any) { m.AWS.APIKey = v.(Secret) }},
 	"aws_region_name":              {kindRegion, func(m *Model, v any) { m.AWS.Region = v.(string) }},
 	"aws_session_name":             {kindString, func(m *Model, v any) { m.AWS.SessionName = v.(string) }},
 	"aws_profile_name":             {kindString, func(m *Model, v any) { m.AWS.ProfileName = v.(string) }},
@@ -150,7 +151,6 @@ func setPrice(key string) func(m *Model, v any) {
 // (pricing, budgets, tags, other providers' auth...). They are never sent to
 // Bedrock; Strata warns about them and keeps them in Deployment.Ignored.
 var unimplementedModelKeys = map[string]bool{
-	"api_key":                             true,
 	"api_version":                         true,
 	"organization":                        true,
 	"region_name":                         true,

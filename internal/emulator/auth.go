@@ -37,7 +37,17 @@ type sigV4Auth struct {
 // authenticate checks the request's SigV4 signature the way AWS does, in AWS's
 // order: a known key first, then the scope, the time, and finally the signature.
 func (e *Emulator) authenticate(x *exchange) error {
+	if token, ok := bearerToken(x.r.Header.Get("Authorization")); ok {
+		x.call.AuthScheme = "bearer"
+		if e.opts.SkipAuth {
+			return nil
+		}
+		return e.checkAPIKey(token)
+	}
 	auth, parseErr := parseSigV4Auth(x.r.Header.Get("Authorization"))
+	if parseErr == nil {
+		x.call.AuthScheme = "sigv4"
+	}
 	if parseErr == nil {
 		x.call.AccessKeyID, x.call.Region = auth.accessKeyID, auth.region
 	}
@@ -68,6 +78,33 @@ func (e *Emulator) authenticate(x *exchange) error {
 	}
 	if subtle.ConstantTimeCompare([]byte(want), []byte(auth.signature)) != 1 {
 		return newAPIError("InvalidSignatureException", msgSignatureMismatch)
+	}
+	return nil
+}
+
+// msgBadAPIKey is Bedrock's answer to a bearer token that is not one of the
+// account's API keys.
+const msgBadAPIKey = "Authentication failed: Please make sure your API Key is valid."
+
+// bearerToken reads "Authorization: Bearer <token>", the way Bedrock API
+// keys are sent.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// checkAPIKey accepts a bearer token only when it is one of the API keys
+// the emulator was given, compared in constant time.
+func (e *Emulator) checkAPIKey(token string) error {
+	ok := 0
+	for _, k := range e.opts.APIKeys {
+		ok |= subtle.ConstantTimeCompare([]byte(token), []byte(k))
+	}
+	if ok != 1 || token == "" {
+		return newAPIError("AccessDeniedException", msgBadAPIKey)
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ type Options struct {
 	// Keys maps access key ids to their secrets. Requests signed with any other
 	// key get 403 UnrecognizedClientException, as on AWS.
 	Keys map[string]Key
+	// APIKeys are the Bedrock API keys accepted as "Authorization: Bearer";
+	// any other bearer token gets Bedrock's 403.
+	APIKeys []string
 	// Region, if set, is the only region a request's credential scope may name.
 	// Empty accepts any region.
 	Region string
@@ -67,6 +70,7 @@ type Call struct {
 	Body        json.RawMessage          `json:"body"` // a JSON string holding the raw text if the body was not JSON
 	Converse    *bedrock.ConverseRequest `json:"converse,omitempty"`
 	AccessKeyID string                   `json:"access_key_id"`
+	AuthScheme  string                   `json:"auth_scheme"` // "sigv4", "bearer" or "" (none or unreadable)
 	Region      string                   `json:"region"`
 	Time        time.Time                `json:"time"`
 	Status      int                      `json:"status"`          // HTTP status answered
