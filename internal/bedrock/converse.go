@@ -17,6 +17,7 @@ type ConverseRequest struct {
 	AdditionalModelResponseFieldPaths []string           `json:"additionalModelResponseFieldPaths,omitempty"`
 	RequestMetadata                   map[string]string  `json:"requestMetadata,omitempty"`
 	PerformanceConfig                 *PerformanceConfig `json:"performanceConfig,omitempty"`
+	ServiceTier                       *ServiceTier       `json:"serviceTier,omitempty"`
 }
 
 // Message is one conversation turn. Bedrock requires turns to alternate
@@ -158,6 +159,14 @@ type GuardrailConfig struct {
 	Trace               string `json:"trace,omitempty"` // enabled | disabled | enabled_full
 }
 
+// ServiceTier is the capacity tier a call asks for, or was served on.
+type ServiceTier struct {
+	Type string `json:"type"` // priority | default | flex | reserved
+}
+
+// ServiceTiers are the values ServiceTier.Type may take.
+var ServiceTiers = []string{"priority", "default", "flex", "reserved"}
+
 // PerformanceConfig selects latency-optimised inference.
 type PerformanceConfig struct {
 	Latency string `json:"latency"` // standard | optimized
@@ -165,12 +174,14 @@ type PerformanceConfig struct {
 
 // ConverseResponse is the JSON body Converse answers with.
 type ConverseResponse struct {
-	Output                        ConverseOutput  `json:"output"`
-	StopReason                    string          `json:"stopReason"`
-	Usage                         TokenUsage      `json:"usage"`
-	Metrics                       *Metrics        `json:"metrics,omitempty"`
-	AdditionalModelResponseFields json.RawMessage `json:"additionalModelResponseFields,omitempty"`
-	Trace                         json.RawMessage `json:"trace,omitempty"`
+	Output                        ConverseOutput     `json:"output"`
+	StopReason                    string             `json:"stopReason"`
+	Usage                         TokenUsage         `json:"usage"`
+	Metrics                       *Metrics           `json:"metrics,omitempty"`
+	AdditionalModelResponseFields json.RawMessage    `json:"additionalModelResponseFields,omitempty"`
+	Trace                         json.RawMessage    `json:"trace,omitempty"`
+	PerformanceConfig             *PerformanceConfig `json:"performanceConfig,omitempty"`
+	ServiceTier                   *ServiceTier       `json:"serviceTier,omitempty"`
 }
 
 // ConverseOutput is a union; only Message is defined today.

@@ -76,9 +76,11 @@ type MessageStopEvent struct {
 
 // MetadataEvent is the stream's last event: usage and metrics.
 type MetadataEvent struct {
-	Usage   TokenUsage      `json:"usage"`
-	Metrics *Metrics        `json:"metrics,omitempty"`
-	Trace   json.RawMessage `json:"trace,omitempty"`
+	Usage             TokenUsage         `json:"usage"`
+	Metrics           *Metrics           `json:"metrics,omitempty"`
+	Trace             json.RawMessage    `json:"trace,omitempty"`
+	PerformanceConfig *PerformanceConfig `json:"performanceConfig,omitempty"`
+	ServiceTier       *ServiceTier       `json:"serviceTier,omitempty"`
 }
 
 // StreamEvent is one decoded ConverseStream event: exactly one field is set.

@@ -54,9 +54,22 @@ func (e *Emulator) prepareConverse(x *exchange, streaming bool) (bedrock.Convers
 		return bedrock.ConverseResponse{}, nil, err
 	}
 	if s, ok := e.takeScript(x.call.ModelID); ok {
-		return completeScripted(s.Response, req), streamFault, nil
+		return servedAs(completeScripted(s.Response, req), req), streamFault, nil
 	}
-	return echoResponse(req), streamFault, nil
+	return servedAs(echoResponse(req), req), streamFault, nil
+}
+
+// servedAs reports the tier and latency profile the request asked for as
+// the ones it was served on, as Bedrock does when it has the capacity; a
+// script that names its own (a flex request served on default) keeps them.
+func servedAs(resp bedrock.ConverseResponse, req *bedrock.ConverseRequest) bedrock.ConverseResponse {
+	if resp.ServiceTier == nil && req.ServiceTier != nil {
+		resp.ServiceTier = &bedrock.ServiceTier{Type: req.ServiceTier.Type}
+	}
+	if resp.PerformanceConfig == nil && req.PerformanceConfig != nil {
+		resp.PerformanceConfig = &bedrock.PerformanceConfig{Latency: req.PerformanceConfig.Latency}
+	}
+	return resp
 }
 
 // admit runs once a request is valid: it takes the next matching fault, records

@@ -41,7 +41,8 @@ func streamEvents(resp bedrock.ConverseResponse) []streamEvent {
 			StopReason: resp.StopReason, AdditionalModelResponseFields: resp.AdditionalModelResponseFields,
 		}},
 		// Metrics may still be nil here: the writer measures latency when it sends this event.
-		streamEvent{bedrock.EventMetadata, bedrock.MetadataEvent{Usage: resp.Usage, Metrics: resp.Metrics, Trace: resp.Trace}},
+		streamEvent{bedrock.EventMetadata, bedrock.MetadataEvent{Usage: resp.Usage, Metrics: resp.Metrics, Trace: resp.Trace,
+			PerformanceConfig: resp.PerformanceConfig, ServiceTier: resp.ServiceTier}},
 	)
 	return events
 }

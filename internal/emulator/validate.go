@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -74,6 +75,14 @@ func constraintViolations(req *bedrock.ConverseRequest) []string {
 		}
 		v = append(v, unitIntervalViolations("inferenceConfig.temperature", c.Temperature)...)
 		v = append(v, unitIntervalViolations("inferenceConfig.topP", c.TopP)...)
+	}
+	if t := req.ServiceTier; t != nil && !slices.Contains(bedrock.ServiceTiers, t.Type) {
+		v = append(v, fmt.Sprintf("Value '%s' at 'serviceTier.type' failed to satisfy constraint: "+
+			"Member must satisfy enum value set: [%s]", t.Type, strings.Join(bedrock.ServiceTiers, ", ")))
+	}
+	if p := req.PerformanceConfig; p != nil && p.Latency != "standard" && p.Latency != "optimized" {
+		v = append(v, fmt.Sprintf("Value '%s' at 'performanceConfig.latency' failed to satisfy constraint: "+
+			"Member must satisfy enum value set: [standard, optimized]", p.Latency))
 	}
 	if req.ToolConfig != nil && len(req.ToolConfig.Tools) == 0 {
 		v = append(v, "Value '[]' at 'toolConfig.tools' failed to satisfy constraint: "+

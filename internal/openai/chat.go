@@ -30,12 +30,14 @@ type ChatRequest struct {
 	ResponseFormat      *ResponseFormat `json:"response_format,omitempty"`
 	ReasoningEffort     string          `json:"reasoning_effort,omitempty"`
 	User                string          `json:"user,omitempty"`
+	// ServiceTier asks for a capacity tier: auto, default, flex or priority.
+	ServiceTier string `json:"service_tier,omitempty"`
 
 	// Unsupported collects OpenAI parameters Bedrock cannot honour, by name,
 	// with the raw value, so translation can refuse or drop them by policy.
 	Unsupported map[string]json.RawMessage `json:"-"`
 	// Ignored collects OpenAI parameters that have no effect on Bedrock and
-	// are safe to ignore (store, metadata, service_tier...), for logging.
+	// are safe to ignore (store, metadata...), for logging.
 	Ignored map[string]json.RawMessage `json:"-"`
 	// Extra collects every non-OpenAI key: provider-specific parameters.
 	Extra map[string]json.RawMessage `json:"-"`
@@ -319,6 +321,8 @@ type ChatCompletion struct {
 	Choices           []Choice `json:"choices"`
 	Usage             *Usage   `json:"usage,omitempty"`
 	SystemFingerprint *string  `json:"system_fingerprint"`
+	// ServiceTier is the tier Bedrock served the request on, when it said.
+	ServiceTier string `json:"service_tier,omitempty"`
 }
 
 // Choice is one answer; Bedrock gives exactly one.
@@ -364,6 +368,7 @@ type ChatChunk struct {
 	Choices           []ChunkChoice `json:"choices"`
 	Usage             *Usage        `json:"usage,omitempty"`
 	SystemFingerprint *string       `json:"system_fingerprint"`
+	ServiceTier       string        `json:"service_tier,omitempty"`
 }
 
 // ChunkChoice is the single choice of a ChatChunk.
@@ -389,7 +394,7 @@ var chatRequestFields = map[string]bool{
 	"temperature": true, "top_p": true, "max_tokens": true, "max_completion_tokens": true,
 	"stop": true, "n": true, "tools": true, "tool_choice": true, "parallel_tool_calls": true,
 	"functions": true, "function_call": true, "response_format": true,
-	"reasoning_effort": true, "user": true,
+	"reasoning_effort": true, "user": true, "service_tier": true,
 }
 
 // unsupportedParams are OpenAI parameters Bedrock has no equivalent for.
@@ -403,7 +408,7 @@ var unsupportedParams = map[string]bool{
 
 // ignoredParams are OpenAI parameters that only concern OpenAI's platform.
 var ignoredParams = map[string]bool{
-	"store": true, "metadata": true, "service_tier": true, "prompt_cache_key": true,
+	"store": true, "metadata": true, "prompt_cache_key": true,
 	"safety_identifier": true, "verbosity": true, "prompt_cache_retention": true,
 }
 

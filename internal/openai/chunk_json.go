@@ -38,6 +38,10 @@ func (c *ChatChunk) AppendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"system_fingerprint":`...)
 	b = appendJSONStringPtr(b, c.SystemFingerprint)
+	if c.ServiceTier != "" {
+		b = append(b, `,"service_tier":`...)
+		b = appendJSONString(b, c.ServiceTier)
+	}
 	return append(b, '}')
 }
 

@@ -37,6 +37,7 @@ func TestChunkAppendJSONIsEncodingJSON(t *testing.T) {
 		{ID: "x", Object: "chat.completion.chunk", Created: -1, Model: "m", Choices: []ChunkChoice{},
 			Usage: &Usage{PromptTokens: 25, CompletionTokens: 46, TotalTokens: 71, PromptTokensDetails: &PromptTokensDetails{CachedTokens: 3}, CacheReadInputTokens: 3, CacheCreationInputTokens: 7}},
 		{ID: "x", Usage: &Usage{}, SystemFingerprint: ptr("fp")},
+		{ID: "x", Usage: &Usage{}, ServiceTier: "flex"},
 		{},
 		base(ChunkChoice{}, ChunkChoice{Index: 1}),
 	}
@@ -111,7 +112,7 @@ func TestChunkAppendJSONKnowsEveryField(t *testing.T) {
 		v      any
 		fields int
 	}{
-		{ChatChunk{}, 7}, {ChunkChoice{}, 4}, {Delta{}, 5}, {ToolCall{}, 4}, {FunctionCall{}, 2},
+		{ChatChunk{}, 8}, {ChunkChoice{}, 4}, {Delta{}, 5}, {ToolCall{}, 4}, {FunctionCall{}, 2},
 		{ThinkingBlock{}, 4}, {Usage{}, 6}, {PromptTokensDetails{}, 1},
 	} {
 		if n := reflect.TypeOf(c.v).NumField(); n != c.fields {

@@ -104,7 +104,7 @@ func ReplayAsStream(resp *bedrock.ConverseResponse, yield func(*bedrock.StreamEv
 	if err := yield(&bedrock.StreamEvent{MessageStop: &bedrock.MessageStopEvent{StopReason: resp.StopReason}}); err != nil {
 		return err
 	}
-	return yield(&bedrock.StreamEvent{Metadata: &bedrock.MetadataEvent{Usage: resp.Usage, Metrics: resp.Metrics}})
+	return yield(&bedrock.StreamEvent{Metadata: &bedrock.MetadataEvent{Usage: resp.Usage, Metrics: resp.Metrics, ServiceTier: resp.ServiceTier, PerformanceConfig: resp.PerformanceConfig}})
 }
 
 func replayBlock(i int, b bedrock.ContentBlock, yield func(*bedrock.StreamEvent) error) error {

@@ -64,6 +64,8 @@ func hasParam(r *openai.ChatRequest, name string) bool {
 		return r.ReasoningEffort != ""
 	case "user":
 		return r.User != ""
+	case "service_tier":
+		return r.ServiceTier != ""
 	}
 	_, unsupported := r.Unsupported[name]
 	_, ignored := r.Ignored[name]
@@ -101,6 +103,8 @@ func clearParam(r *openai.ChatRequest, name string) {
 		r.ReasoningEffort = ""
 	case "user":
 		r.User = ""
+	case "service_tier":
+		r.ServiceTier = ""
 	default:
 		delete(r.Unsupported, name)
 		delete(r.Ignored, name)

@@ -30,6 +30,8 @@ type ChatTarget struct {
 	defaultInference bedrock.InferenceConfig
 	defaultExtra     map[string]json.RawMessage
 	guardrail        *bedrock.GuardrailConfig
+	serviceTier      *bedrock.ServiceTier       // litellm_params.service_tier
+	performance      *bedrock.PerformanceConfig // litellm_params.performanceConfig
 }
 
 // inferenceParams are the config/request keys that map to Converse's
@@ -62,6 +64,21 @@ func NewChatTarget(model string, defaults map[string]any, dropParams bool) (*Cha
 				return nil, err
 			}
 			t.guardrail = g
+			continue
+		}
+		if k == serviceTierParam || k == performanceParam {
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			if k == serviceTierParam {
+				t.serviceTier, err = serviceTierFrom(raw)
+			} else {
+				t.performance, err = performanceFrom(raw)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
 			continue
 		}
 		if !inferenceParams[k] {
@@ -252,6 +269,21 @@ func ConverseFromChat(req *openai.ChatRequest, target *ChatTarget) (*ConverseCal
 	if !inferenceIsZero(&ic) {
 		out.InferenceConfig = &ic
 	}
+	out.ServiceTier, out.PerformanceConfig = target.serviceTier, target.performance
+	if req.ServiceTier != "" {
+		tier, err := serviceTierFrom(jsonString(req.ServiceTier))
+		if err != nil {
+			return nil, openai.InvalidRequest(serviceTierParam, "%s: %v", serviceTierParam, err)
+		}
+		out.ServiceTier = tier
+	}
+	if raw, ok := req.Extra[performanceParam]; ok {
+		perf, err := performanceFrom(raw)
+		if err != nil {
+			return nil, openai.InvalidRequest(performanceParam, "%s: %v", performanceParam, err)
+		}
+		out.PerformanceConfig = perf
+	}
 	if len(fields) > 0 {
 		raw, err := json.Marshal(fields)
 		if err != nil {
@@ -336,7 +368,7 @@ func additionalFields(req *openai.ChatRequest, target *ChatTarget) map[string]js
 	fields := make(map[string]json.RawMessage, len(target.defaultExtra)+len(req.Extra))
 	maps.Copy(fields, target.defaultExtra)
 	for k, v := range req.Extra {
-		if !gatewayParams[k] && !inferenceParams[k] {
+		if !gatewayParams[k] && !inferenceParams[k] && k != performanceParam {
 			fields[k] = v
 		}
 	}

@@ -136,7 +136,8 @@ func ChatFromConverse(resp *bedrock.ConverseResponse, meta ResponseMeta) *openai
 			Message:      msg,
 			FinishReason: FinishReason(resp.StopReason, len(msg.ToolCalls) > 0),
 		}},
-		Usage: UsageFromBedrock(resp.Usage),
+		Usage:       UsageFromBedrock(resp.Usage),
+		ServiceTier: servedTier(resp.ServiceTier),
 	}
 }
 

@@ -82,6 +82,9 @@ func (s *ChatStream) Event(ev *bedrock.StreamEvent, emit func(*openai.ChatChunk)
 		s.stopReason = ev.MessageStop.StopReason
 		return s.finish(emit)
 	case ev.Metadata != nil:
+		// Bedrock names the tier it served in the last event; the chunks
+		// sent after it (the usage chunk) carry it.
+		s.chunk.ServiceTier = servedTier(ev.Metadata.ServiceTier)
 		if !s.includeUsage {
 			return nil
 		}

@@ -106,6 +106,13 @@ func InvokeFromChat(req *openai.ChatRequest, target *InvokeTarget) (*InvokeCall,
 		ic = *call.Request.InferenceConfig
 	}
 	dropped := call.Dropped
+	// InvokeModel takes these as headers, which the native path does not send yet.
+	if call.Request.ServiceTier != nil {
+		dropped = append(dropped, Dropped{serviceTierParam, "not sent on InvokeModel; only Converse models get a service tier"})
+	}
+	if call.Request.PerformanceConfig != nil {
+		dropped = append(dropped, Dropped{performanceParam, "not sent on InvokeModel; only Converse models get latency-optimised inference"})
+	}
 	if len(ic.StopSequences) > 0 && !target.codec.stop {
 		if !target.chat.DropParams && !dropParamsRequested(req) {
 			return nil, openai.InvalidRequest("stop", "stop is not supported by Bedrock model %s on InvokeModel (%s); remove it, or set drop_params: true to drop it", target.Model, target.Native)
