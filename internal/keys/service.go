@@ -89,14 +89,19 @@ func keyName(key string) string {
 	return "sk-..." + key[len(key)-4:]
 }
 
-func checkChosenKey(field, key string) error {
+// plainKey is the key the request chose under field, checked, or a new one.
+func plainKey(f fields, field string) (string, error) {
+	key, err := f.str(field)
+	if err != nil || key == "" {
+		return NewKey(), err
+	}
 	if !strings.HasPrefix(key, "sk-") {
-		return badField(field, "a chosen key must start with \"sk-\"")
+		return "", badField(field, "a chosen key must start with \"sk-\"")
 	}
 	if len(key) < 12 {
-		return badField(field, "a chosen key must be at least 12 characters long")
+		return "", badField(field, "a chosen key must be at least 12 characters long")
 	}
-	return nil
+	return key, nil
 }
 
 var keyRequestFields = append([]string{"key_alias", "team_id", "user_id", "duration", "tags", "blocked"}, limitFields...)
@@ -220,16 +225,9 @@ func (s *Service) GenerateKey(ctx context.Context, body []byte) (*GeneratedKey, 
 	if err != nil {
 		return nil, err
 	}
-	plain, err := f.str("key")
+	plain, err := plainKey(f, "key")
 	if err != nil {
 		return nil, err
-	}
-	if plain != "" {
-		if err := checkChosenKey("key", plain); err != nil {
-			return nil, err
-		}
-	} else {
-		plain = NewKey()
 	}
 	now := s.now().UTC()
 	k := &store.Key{Token: auth.HashKey(plain), KeyName: keyName(plain), CreatedAt: now, UpdatedAt: now}
@@ -437,16 +435,9 @@ func (s *Service) RegenerateKey(ctx context.Context, pathKey string, body []byte
 	if err != nil {
 		return nil, err
 	}
-	plain, err := f.str("new_key")
+	plain, err := plainKey(f, "new_key")
 	if err != nil {
 		return nil, err
-	}
-	if plain != "" {
-		if err := checkChosenKey("new_key", plain); err != nil {
-			return nil, err
-		}
-	} else {
-		plain = NewKey()
 	}
 	now := s.now().UTC()
 	old := k.Token
