@@ -169,6 +169,10 @@ type Settings struct {
 	// StorePrompts (general_settings.store_prompts_in_spend_logs) keeps
 	// each request's body in its spend log row.
 	StorePrompts bool
+	// Redis (router_settings.redis_*, or the REDIS_* environment variables)
+	// is what several gateways share their limits, key changes and router
+	// state through; unset, each gateway keeps its own.
+	Redis Redis
 	// The sections as written, os.environ/ resolved, for features that come
 	// later. Implemented keys hold their typed value; credential-looking
 	// strings of the others are Secrets.

@@ -209,6 +209,7 @@ func TestLoadGood(t *testing.T) {
 					RequestBodyTimeout:   15 * time.Second,
 					StreamWriteTimeout:   DefaultStreamWriteTimeout,
 					Routing:              Routing{Strategy: "least-busy"},
+					Redis:                Redis{URL: "redis://user:pa55@localhost:6379"},
 					LiteLLM: map[string]any{
 						"drop_params":      true,
 						"success_callback": []any{"langfuse"},
@@ -233,7 +234,6 @@ func TestLoadGood(t *testing.T) {
 					"testdata/settings.good.yaml:6: top-level keys ignored, not implemented by Strata: defaults (line 6)",
 					"testdata/settings.good.yaml:15: model_list: ignored, not implemented by Strata: litellm_params.organization (line 15), litellm_params.tags (line 22), guardrails (line 23)",
 					"testdata/settings.good.yaml:27: litellm_settings: ignored, not implemented by Strata: success_callback (line 27), cache_params (line 28)",
-					"testdata/settings.good.yaml:34: router_settings: ignored, not implemented by Strata: redis_url (line 34)",
 				},
 			},
 		},

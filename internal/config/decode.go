@@ -237,6 +237,7 @@ func (d *decoder) parse(data []byte) *Config {
 		cfg.Settings.StorePrompts = v
 	}
 	cfg.Settings.Routing = d.routing(cfg)
+	cfg.Settings.Redis = d.redis(cfg.Settings.Router)
 	d.warnUnserved(cfg.Unserved)
 	d.warnIgnoredKeys()
 	return cfg

@@ -58,6 +58,10 @@ var settingsKeys = map[string]map[string]kind{
 		"context_window_fallbacks": kindFallbacks,
 		"content_policy_fallbacks": kindFallbacks,
 		"model_group_alias":        kindAliases,
+		"redis_host":               kindString,
+		"redis_port":               kindString,
+		"redis_password":           kindSecret,
+		"redis_url":                kindSecret,
 	},
 	"general_settings": {
 		"max_request_size_mb":               kindPositive,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -133,5 +134,57 @@ router_settings:
 c.yaml:7: router_settings.model_group_alias.claude-opus: must map an alias to a model_name, or to {model: model_name, hidden: true}, got a list`
 	if err == nil || err.Error() != wantErr {
 		t.Errorf("Parse errors:\n%v\nwant:\n%s", err, wantErr)
+	}
+}
+
+// Redis settings follow LiteLLM: router_settings over the environment, a
+// URL over host, port and password; a bad URL or port is refused.
+func TestRedisSettings(t *testing.T) {
+	env := func(vars map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	}
+	const models = "model_list:\n  - model_name: m\n    litellm_params: {model: bedrock/amazon.nova-lite-v1:0, aws_region_name: us-east-1}\n"
+	cases := []struct {
+		name, router string
+		env          map[string]string
+		want         string // ClientURL; "" for no Redis
+		wantErr      string
+	}{
+		{name: "unset", want: ""},
+		{name: "environment", env: map[string]string{"REDIS_HOST": "cache", "REDIS_PORT": "6380", "REDIS_PASSWORD": "pw"}, want: "redis://:pw@cache:6380"},
+		{name: "settings over environment", router: "  redis_host: r1\n  redis_port: 7000\n", env: map[string]string{"REDIS_HOST": "cache", "REDIS_PASSWORD": "pw"}, want: "redis://:pw@r1:7000"},
+		{name: "default port", router: "  redis_host: r1\n", want: "redis://r1:6379"},
+		{name: "url over host", router: "  redis_url: redis://u:p@r2:6390/2\n  redis_host: r1\n", want: "redis://u:p@r2:6390/2"},
+		{name: "env url over settings host", router: "  redis_host: r1\n", env: map[string]string{"REDIS_URL": "rediss://r3:6379"}, want: "rediss://r3:6379"},
+		{name: "bad url", router: "  redis_url: http://r1\n", wantErr: "router_settings.redis_url: must be a redis:// or rediss:// URL"},
+		{name: "bad port", router: "  redis_host: r1\n  redis_port: sixty\n", wantErr: `router_settings.redis_port: must be a port number, got "sixty"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := models
+			if c.router != "" {
+				data += "router_settings:\n" + c.router
+			}
+			cfg, err := Parse([]byte(data), "c.yaml", env(c.env))
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if cfg.Settings.Redis.Enabled() {
+				got = cfg.Settings.Redis.ClientURL()
+			}
+			if got != c.want {
+				t.Errorf("ClientURL = %q, want %q", got, c.want)
+			}
+			if strings.Contains(cfg.Settings.Redis.Address(), "pw") {
+				t.Errorf("Address %q holds the password", cfg.Settings.Redis.Address())
+			}
+		})
 	}
 }
