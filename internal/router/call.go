@@ -46,6 +46,10 @@ type AttemptFunc func(ctx context.Context, c *Call) error
 // success the returned Call is still open, its in-flight count held and
 // its timeouts running: the caller relays the answer and calls Finish.
 func (r *Router) Do(ctx context.Context, req Request, try AttemptFunc) (*Call, Tally, error) {
+	return r.live.Load().do(ctx, req, try)
+}
+
+func (r *table) do(ctx context.Context, req Request, try AttemptFunc) (*Call, Tally, error) {
 	var tally Tally
 	g := r.groups[req.Model]
 	if g == nil {
@@ -89,7 +93,7 @@ func (r *Router) Do(ctx context.Context, req Request, try AttemptFunc) (*Call, T
 }
 
 // tryGroup makes up to 1+num_retries attempts on the deployments of g.
-func (r *Router) tryGroup(ctx context.Context, g *group, req *Request, try AttemptFunc, tally *Tally, log *slog.Logger) (*Call, failure, error) {
+func (r *table) tryGroup(ctx context.Context, g *group, req *Request, try AttemptFunc, tally *Tally, log *slog.Logger) (*Call, failure, error) {
 	retries := g.numRetries
 	if req.NumRetries != nil {
 		retries = min(*req.NumRetries, MaxRequestRetries)
@@ -130,7 +134,7 @@ func (r *Router) tryGroup(ctx context.Context, g *group, req *Request, try Attem
 // backoff is the wait before trying a deployment again: exponential from
 // retry_after, capped, with jitter so that clients throttled together do
 // not come back together.
-func (r *Router) backoff(n int) time.Duration {
+func (r *table) backoff(n int) time.Duration {
 	limit := max(MaxBackoff, r.retryAfter)
 	d := limit
 	if n < 16 {
@@ -163,7 +167,7 @@ func fallbackReason(kind failure) string {
 }
 
 // requestFallbacks resolves a request's own fallbacks list.
-func (r *Router) requestFallbacks(g *group, names []string) ([]*group, error) {
+func (r *table) requestFallbacks(g *group, names []string) ([]*group, error) {
 	out := make([]*group, 0, len(names))
 	for i, n := range names {
 		fb := r.groups[n]
@@ -183,7 +187,7 @@ type Call struct {
 	Deployment *Deployment
 	Model      string // the model name it serves: the one asked for, or a fallback
 
-	router *Router
+	router *table
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -199,7 +203,7 @@ type Call struct {
 }
 
 // start opens an attempt on d: in flight, with its timeouts running.
-func (r *Router) start(parent context.Context, d *Deployment, g *group, req *Request, log *slog.Logger) *Call {
+func (r *table) start(parent context.Context, d *Deployment, g *group, req *Request, log *slog.Logger) *Call {
 	ctx, cancel := context.WithCancelCause(parent)
 	c := &Call{Deployment: d, Model: g.name, router: r, log: log, ctx: ctx, cancel: cancel, stream: req.Stream, start: r.now()}
 	limit, source, fromRequest := r.callTimeout(d, req)
@@ -219,7 +223,7 @@ func (c *Call) expireAfter(te *TimeoutError) *time.Timer {
 	return time.AfterFunc(te.Limit, func() { c.cancel(te) })
 }
 
-func (r *Router) callTimeout(d *Deployment, req *Request) (time.Duration, string, bool) {
+func (r *table) callTimeout(d *Deployment, req *Request) (time.Duration, string, bool) {
 	switch {
 	case req.Timeout > 0:
 		return req.Timeout, "the request's timeout", true
@@ -229,7 +233,7 @@ func (r *Router) callTimeout(d *Deployment, req *Request) (time.Duration, string
 	return r.timeout, "router_settings.timeout", false
 }
 
-func (r *Router) firstTokenTimeout(d *Deployment, req *Request) (time.Duration, string, bool) {
+func (r *table) firstTokenTimeout(d *Deployment, req *Request) (time.Duration, string, bool) {
 	switch {
 	case req.StreamTimeout > 0:
 		return req.StreamTimeout, "the request's stream_timeout", true
@@ -335,7 +339,7 @@ func (c *Call) end(usage Usage, err error) {
 
 // blame records a failed call against its deployment, when it is the
 // deployment's doing, and cools the deployment down if it earned it.
-func (r *Router) blame(c *Call, err error, now time.Time) {
+func (r *table) blame(c *Call, err error, now time.Time) {
 	d := c.Deployment
 	kind := classify(err)
 	if kind == failCanceled {

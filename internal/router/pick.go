@@ -32,7 +32,7 @@ const stackCandidates = 16
 // down are skipped (unless all are: then the least recently failed is
 // tried), those this request already tried are avoided where possible,
 // and the strategy picks.
-func (r *Router) pick(g *group, stream bool, skip tried, now time.Time) (*Deployment, error) {
+func (r *table) pick(g *group, stream bool, skip tried, now time.Time) (*Deployment, error) {
 	var roomBuf, warmBuf, freshBuf [stackCandidates]*Deployment
 	room := roomBuf[:0]
 	wait := time.Duration(math.MaxInt64)
@@ -124,7 +124,7 @@ func without(ds []*Deployment, d *Deployment) []*Deployment {
 }
 
 // choose applies the routing strategy to candidates (never empty).
-func (r *Router) choose(ds []*Deployment, stream bool, now time.Time) *Deployment {
+func (r *table) choose(ds []*Deployment, stream bool, now time.Time) *Deployment {
 	if len(ds) == 1 {
 		return ds[0]
 	}
@@ -143,7 +143,7 @@ func (r *Router) choose(ds []*Deployment, stream bool, now time.Time) *Deploymen
 // shuffle picks at random, weighted as LiteLLM's simple-shuffle does: by
 // weight if any candidate sets one, else by rpm, else by tpm, else evenly.
 // A candidate without the chosen setting weighs nothing.
-func (r *Router) shuffle(ds []*Deployment) *Deployment {
+func (r *table) shuffle(ds []*Deployment) *Deployment {
 	by := weightSource(ds)
 	total := 0.0
 	for _, d := range ds {
@@ -201,7 +201,7 @@ func (w weightBy) of(d *Deployment) float64 {
 }
 
 // lowest returns the candidate with the lowest score, ties broken at random.
-func (r *Router) lowest(ds []*Deployment, score func(*Deployment) float64) *Deployment {
+func (r *table) lowest(ds []*Deployment, score func(*Deployment) float64) *Deployment {
 	var best *Deployment
 	bestScore, ties := math.Inf(1), 0
 	for _, d := range ds {

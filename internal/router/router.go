@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
@@ -47,7 +48,7 @@ type Deployment struct {
 	Broken error
 
 	index   int // position among its model name's deployments
-	state   state
+	state   *state
 	metrics *metrics.Deployment
 }
 
@@ -117,8 +118,16 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Router holds the deployments by model name and their runtime state.
+// Router serves the model table it was built with until Swap replaces it.
+// A call keeps the table it started on to its end, retries and fallbacks
+// included, so that a config reload never changes a request halfway.
 type Router struct {
+	live atomic.Pointer[table]
+}
+
+// table is one config's deployments by model name, with router_settings.
+// It is never changed once built; the deployments' runtime state is.
+type table struct {
 	groups   map[string]*group
 	names    []string // in config order, each once
 	unserved map[string]string
@@ -151,7 +160,49 @@ type group struct {
 
 // New builds a router over deployments, kept in the order given.
 func New(deployments []*Deployment, opts Options) (*Router, error) {
-	r := &Router{
+	t, err := newTable(deployments, opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &Router{}
+	r.live.Store(t)
+	return r, nil
+}
+
+// Swap makes r serve next's model table from now on; calls already
+// started finish on the table they started on. A deployment of next that
+// is also in r's table (same id, Bedrock model, region and endpoint) takes
+// over its runtime state: its cooldown, its usage against rpm and tpm, its
+// calls in flight and its latency. next is not to be used after.
+func (r *Router) Swap(next *Router) {
+	old, t := r.live.Load(), next.live.Load()
+	kept := make(map[string]*Deployment)
+	for _, g := range old.groups {
+		for _, d := range g.deployments {
+			kept[d.ID] = d
+		}
+	}
+	for _, g := range t.groups {
+		for _, d := range g.deployments {
+			if prev := kept[d.ID]; prev != nil && sameUpstream(prev, d) {
+				d.state = prev.state
+			}
+		}
+	}
+	r.live.Store(t)
+}
+
+// sameUpstream reports whether a and b call the same Bedrock model at the
+// same place, so that what was learnt about one holds for the other.
+func sameUpstream(a, b *Deployment) bool {
+	if a.Broken != nil || b.Broken != nil || a.ModelID != b.ModelID || (a.Client == nil) != (b.Client == nil) {
+		return false
+	}
+	return a.Client == nil || a.Client.Region() == b.Client.Region() && a.Client.Endpoint() == b.Client.Endpoint()
+}
+
+func newTable(deployments []*Deployment, opts Options) (*table, error) {
+	r := &table{
 		groups:            make(map[string]*group),
 		unserved:          opts.Unserved,
 		strategy:          opts.Strategy,
@@ -198,6 +249,9 @@ func New(deployments []*Deployment, opts Options) (*Router, error) {
 			g.numRetries = *d.Policy.NumRetries
 		}
 		d.index = len(g.deployments)
+		if d.state == nil {
+			d.state = &state{}
+		}
 		d.metrics = opts.Metrics.Deployment(d.Name, d.ID)
 		g.deployments = append(g.deployments, d)
 	}
@@ -229,7 +283,7 @@ func New(deployments []*Deployment, opts Options) (*Router, error) {
 
 // fallbackGroups resolves the fallbacks of model name, its own entry or
 // else the "*" one.
-func (r *Router) fallbackGroups(name, setting string, fallbacks map[string][]string) ([]*group, error) {
+func (r *table) fallbackGroups(name, setting string, fallbacks map[string][]string) ([]*group, error) {
 	to, ok := fallbacks[name]
 	if !ok {
 		to = fallbacks["*"]
@@ -249,12 +303,12 @@ func (r *Router) fallbackGroups(name, setting string, fallbacks map[string][]str
 }
 
 // Names lists the model names served, in config order.
-func (r *Router) Names() []string { return slices.Clone(r.names) }
+func (r *Router) Names() []string { return slices.Clone(r.live.Load().names) }
 
 // Deployments lists the deployments of a model name, those that could not
 // be built included: check Broken before using one's client.
 func (r *Router) Deployments(name string) []*Deployment {
-	if g := r.groups[name]; g != nil {
+	if g := r.live.Load().groups[name]; g != nil {
 		return g.deployments
 	}
 	return nil
@@ -262,8 +316,9 @@ func (r *Router) Deployments(name string) []*Deployment {
 
 // Has reports whether model name is served, as an error for the client if not.
 func (r *Router) Has(name string) error {
-	if r.groups[name] == nil {
-		return r.unknownModel(name)
+	t := r.live.Load()
+	if t.groups[name] == nil {
+		return t.unknownModel(name)
 	}
 	return nil
 }
@@ -271,10 +326,10 @@ func (r *Router) Has(name string) error {
 // CoolingDown reports whether d is out of rotation until the returned time.
 func (r *Router) CoolingDown(d *Deployment) (bool, time.Time) {
 	until := d.state.cooldownEnd()
-	return until.After(r.now()), until
+	return until.After(r.live.Load().now()), until
 }
 
-func (r *Router) unknownModel(name string) error {
+func (r *table) unknownModel(name string) error {
 	if name == "" {
 		return openai.InvalidRequest("model", "model is required; available models: %s", strings.Join(r.names, ", "))
 	}
@@ -291,9 +346,10 @@ func (r *Router) unknownModel(name string) error {
 
 // String describes the router for startup logs.
 func (r *Router) String() string {
+	t := r.live.Load()
 	var b strings.Builder
-	for _, n := range r.names {
-		fmt.Fprintf(&b, "%s(%d) ", n, len(r.groups[n].deployments))
+	for _, n := range t.names {
+		fmt.Fprintf(&b, "%s(%d) ", n, len(t.groups[n].deployments))
 	}
 	return strings.TrimSpace(b.String())
 }

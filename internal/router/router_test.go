@@ -374,7 +374,8 @@ func TestAllCoolingTriesLeastRecentlyFailed(t *testing.T) {
 	f := newFixture(t, Options{}, dep("m", Policy{}), dep("m", Policy{}))
 	for _, id := range []string{"m#2", "m#1"} { // m#2 fails first
 		d := f.byID[id]
-		c := f.r.start(context.Background(), d, f.r.groups["m"], &Request{Model: "m"}, f.r.log)
+		t := f.r.live.Load()
+		c := t.start(context.Background(), d, t.groups["m"], &Request{Model: "m"}, t.log)
 		c.fail(throttled)
 		f.clock.Advance(time.Second)
 	}
@@ -433,7 +434,7 @@ func TestBackoffIsCappedAndJittered(t *testing.T) {
 	for _, x := range []float64{0, 0.999} {
 		f := newFixture(t, Options{Rand: func() float64 { return x }}, dep("m", Policy{}))
 		for n := range 40 {
-			d := f.r.backoff(n)
+			d := f.r.live.Load().backoff(n)
 			if d < 0 || d > MaxBackoff {
 				t.Fatalf("backoff(%d) = %v at rand %v", n, d, x)
 			}
@@ -746,7 +747,7 @@ func BenchmarkPick(b *testing.B) {
 			for i := range 4 {
 				ds = append(ds, &Deployment{Name: "m", ID: fmt.Sprintf("m#%d", i+1), Policy: Policy{Weight: float64(i + 1), RPM: 1 << 30, TPM: 1 << 30}})
 			}
-			r, err := New(ds, Options{Strategy: strategy})
+			r, err := newTable(ds, Options{Strategy: strategy})
 			if err != nil {
 				b.Fatal(err)
 			}
