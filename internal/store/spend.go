@@ -1,10 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -40,6 +43,7 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		inserted = 0
 		totals := map[[2]string]float64{}
+		daily := dailyTotals{}
 		for start := 0; start < len(unique); start += spendInsertChunk {
 			chunk := unique[start:min(start+spendInsertChunk, len(unique))]
 			// One statement per chunk; RETURNING says which rows were new,
@@ -76,6 +80,7 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 					continue
 				}
 				inserted++
+				daily.add(r)
 				if r.Cost == 0 {
 					continue
 				}
@@ -94,6 +99,9 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 				return fmt.Errorf("insert spend logs: %w", err)
 			}
 		}
+		if err := s.addDaily(ctx, tx, daily); err != nil {
+			return err
+		}
 		for k, amount := range totals {
 			if _, err := tx.ExecContext(ctx, s.q("UPDATE "+k[0]+" SET spend = spend + ? WHERE "+idColumn[k[0]]+" = ?"), amount, k[1]); err != nil {
 				return fmt.Errorf("add spend: %w", err)
@@ -105,6 +113,72 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 		return 0, err
 	}
 	return inserted, nil
+}
+
+// dailyKey is one row of spend_daily.
+type dailyKey struct{ day, key, team, user, model string }
+
+type dailySums struct {
+	spend                    float64
+	prompt, completion       int64
+	requests, failedRequests int64
+}
+
+// dailyTotals sums a batch's new rows per spend_daily row, so that each is
+// written once per batch.
+type dailyTotals map[dailyKey]*dailySums
+
+func (d dailyTotals) add(r *SpendLog) {
+	k := dailyKey{r.StartTime.UTC().Format(time.DateOnly), r.KeyHash, r.TeamID, r.UserID, r.Model}
+	sums := d[k]
+	if sums == nil {
+		sums = &dailySums{}
+		d[k] = sums
+	}
+	sums.spend += r.Cost
+	sums.prompt += r.PromptTokens
+	sums.completion += r.CompletionTokens
+	sums.requests++
+	if r.Status == "failure" {
+		sums.failedRequests++
+	}
+}
+
+// dailyInsertChunk bounds the rows of one upsert into spend_daily.
+const dailyInsertChunk = 500
+
+// addDaily adds a batch's sums to spend_daily. Rows are written in key
+// order, so that two instances writing the same rows on Postgres take
+// their locks in the same order instead of deadlocking.
+func (s *sqlStore) addDaily(ctx context.Context, tx *sql.Tx, d dailyTotals) error {
+	keys := slices.SortedFunc(maps.Keys(d), func(a, b dailyKey) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.key, b.key), cmp.Compare(a.team, b.team),
+			cmp.Compare(a.user, b.user), cmp.Compare(a.model, b.model))
+	})
+	for start := 0; start < len(keys); start += dailyInsertChunk {
+		chunk := keys[start:min(start+dailyInsertChunk, len(keys))]
+		var b strings.Builder
+		b.WriteString("INSERT INTO spend_daily (day, api_key, team_id, user_id, model, spend, prompt_tokens, completion_tokens, requests, failed_requests) VALUES ")
+		args := make([]any, 0, len(chunk)*10)
+		for i, k := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(" + placeholders(10) + ")")
+			v := d[k]
+			args = append(args, k.day, k.key, k.team, k.user, k.model, v.spend, v.prompt, v.completion, v.requests, v.failedRequests)
+		}
+		b.WriteString(` ON CONFLICT (day, api_key, team_id, user_id, model) DO UPDATE SET
+			spend = spend_daily.spend + excluded.spend,
+			prompt_tokens = spend_daily.prompt_tokens + excluded.prompt_tokens,
+			completion_tokens = spend_daily.completion_tokens + excluded.completion_tokens,
+			requests = spend_daily.requests + excluded.requests,
+			failed_requests = spend_daily.failed_requests + excluded.failed_requests`)
+		if _, err := tx.ExecContext(ctx, s.q(b.String()), args...); err != nil {
+			return fmt.Errorf("add daily spend: %w", err)
+		}
+	}
+	return nil
 }
 
 var idColumn = map[string]string{"api_keys": "token", "teams": "team_id", "users": "user_id"}
@@ -122,7 +196,8 @@ func entityTable(e Entity) (table, id string) {
 func (s *sqlStore) spendWhere(f SpendFilter) (string, []any) {
 	var where []string
 	var args []any
-	for _, c := range []struct{ col, v string }{{"api_key", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID}, {"request_id", f.RequestID}} {
+	for _, c := range []struct{ col, v string }{{"api_key", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID},
+		{"request_id", f.RequestID}, {"model", f.Model}, {"status", f.Status}} {
 		if c.v != "" {
 			where = append(where, c.col+" = ?")
 			args = append(args, c.v)
@@ -144,11 +219,20 @@ func (s *sqlStore) spendWhere(f SpendFilter) (string, []any) {
 
 func (s *sqlStore) QuerySpendLogs(ctx context.Context, f SpendFilter) ([]SpendLog, error) {
 	cond, args := s.spendWhere(f)
-	limit := ""
-	if f.Limit > 0 {
-		limit = fmt.Sprintf(" LIMIT %d", f.Limit)
+	order := " ORDER BY start_time, id"
+	if f.NewestFirst {
+		order = " ORDER BY start_time DESC, id DESC"
 	}
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+spendColumns+" FROM spend_logs"+cond+" ORDER BY start_time, id"+limit), args...)
+	switch {
+	case f.Limit > 0:
+		order += fmt.Sprintf(" LIMIT %d", f.Limit)
+	case f.Offset > 0 && s.d.name == "sqlite":
+		order += " LIMIT -1" // SQLite takes OFFSET only after a LIMIT
+	}
+	if f.Offset > 0 {
+		order += fmt.Sprintf(" OFFSET %d", f.Offset)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+spendColumns+" FROM spend_logs"+cond+order), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +246,62 @@ func (s *sqlStore) QuerySpendLogs(ctx context.Context, f SpendFilter) ([]SpendLo
 			return nil, err
 		}
 		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) CountSpendLogs(ctx context.Context, f SpendFilter) (int, error) {
+	cond, args := s.spendWhere(f)
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM spend_logs"+cond), args...).Scan(&n)
+	return n, err
+}
+
+// reportGroups are the spend_daily column a report groups by, and the
+// alias it is labelled with.
+var reportGroups = map[string]struct{ col, label, join string }{
+	"":           {"''", "''", ""},
+	GroupByKey:   {"api_key", "COALESCE(k.key_alias, '')", " LEFT JOIN api_keys k ON k.token = g.grp"},
+	GroupByTeam:  {"team_id", "COALESCE(t.team_alias, '')", " LEFT JOIN teams t ON t.team_id = g.grp"},
+	GroupByUser:  {"user_id", "''", ""},
+	GroupByModel: {"model", "''", ""},
+}
+
+func (s *sqlStore) SpendReport(ctx context.Context, f SpendReportFilter) ([]SpendDay, error) {
+	g, ok := reportGroups[f.GroupBy]
+	if !ok {
+		return nil, fmt.Errorf("spend report: unknown grouping %q", f.GroupBy)
+	}
+	var where []string
+	var args []any
+	for _, c := range []struct{ cond, v string }{{"day >= ?", f.StartDay}, {"day <= ?", f.EndDay}, {"api_key = ?", f.KeyHash},
+		{"team_id = ?", f.TeamID}, {"user_id = ?", f.UserID}, {"model = ?", f.Model}} {
+		if c.v != "" {
+			where = append(where, c.cond)
+			args = append(args, c.v)
+		}
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	query := "SELECT g.day, g.grp, " + g.label + ", g.spend, g.prompt_tokens, g.completion_tokens, g.requests, g.failed_requests FROM (" +
+		"SELECT day, " + g.col + " AS grp, SUM(spend) AS spend, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, " +
+		"CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, CAST(SUM(requests) AS BIGINT) AS requests, " +
+		"CAST(SUM(failed_requests) AS BIGINT) AS failed_requests FROM spend_daily" + cond + " GROUP BY day, grp) g" +
+		g.join + " ORDER BY g.day, g.grp"
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []SpendDay
+	for rows.Next() {
+		var d SpendDay
+		if err := rows.Scan(&d.Day, &d.Group, &d.Label, &d.Spend, &d.PromptTokens, &d.CompletionTokens, &d.Requests, &d.FailedRequests); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
 	}
 	return out, rows.Err()
 }

@@ -118,11 +118,43 @@ type ListFilter struct {
 
 // SpendFilter selects spend logs; empty fields match everything. Start is
 // inclusive and End exclusive, both on the request's start time. Limit 0
-// means no limit.
+// means no limit; Offset skips that many rows first. Rows come oldest
+// first, or newest first with NewestFirst.
 type SpendFilter struct {
 	KeyHash, TeamID, UserID, RequestID string
+	Model, Status                      string
 	Start, End                         time.Time
-	Limit                              int
+	Limit, Offset                      int
+	NewestFirst                        bool
+}
+
+// Spend report groupings: what each day's spend is split by.
+const (
+	GroupByKey   = "api_key"
+	GroupByTeam  = "team"
+	GroupByUser  = "user"
+	GroupByModel = "model"
+)
+
+// SpendReportFilter selects the days (UTC, "2026-01-31", both inclusive;
+// empty: unbounded) and the spend a report sums, and how it is grouped
+// (GroupBy*; "" sums each day as one group).
+type SpendReportFilter struct {
+	StartDay, EndDay               string
+	KeyHash, TeamID, UserID, Model string
+	GroupBy                        string
+}
+
+// SpendDay is one day's spend of one group.
+type SpendDay struct {
+	Day              string // "2026-01-31", UTC
+	Group            string // the key's token, team id, user id or model name; "" for none
+	Label            string // the key's or team's alias, when it has one
+	Spend            float64
+	PromptTokens     int64
+	CompletionTokens int64
+	Requests         int64
+	FailedRequests   int64
 }
 
 // Keys stores virtual keys.
@@ -194,6 +226,12 @@ type SpendLogs interface {
 	// many rows were new.
 	InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, error)
 	QuerySpendLogs(ctx context.Context, f SpendFilter) ([]SpendLog, error)
+	// CountSpendLogs counts the logs f selects (Limit and Offset are ignored).
+	CountSpendLogs(ctx context.Context, f SpendFilter) (int, error)
+	// SpendReport sums spend per day and group, days in order, from totals
+	// kept per day as logs are inserted: its cost grows with days and
+	// groups, not with requests.
+	SpendReport(ctx context.Context, f SpendReportFilter) ([]SpendDay, error)
 	// TotalSpend sums the cost of the logs f selects (Limit is ignored).
 	TotalSpend(ctx context.Context, f SpendFilter) (float64, error)
 	// AddSpend adds amount to one key's, team's or user's spend total.

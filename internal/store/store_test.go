@@ -456,3 +456,139 @@ func TestOpenRejects(t *testing.T) {
 func contains(s, sub string) bool {
 	return len(sub) > 0 && len(s) >= len(sub) && (s == sub || len(s) > len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub)))
 }
+
+func TestSpendLogPages(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, ctx context.Context, s store.Store, _ string) {
+		var rows []store.SpendLog
+		for i := range 25 {
+			model, status := "claude", "success"
+			if i%5 == 0 {
+				model, status = "titan", "failure"
+			}
+			rows = append(rows, store.SpendLog{ID: fmt.Sprintf("p%02d", i), RequestID: fmt.Sprintf("req-%02d", i), KeyHash: "k1",
+				Model: model, Status: status, Cost: 0.01, StartTime: t0.Add(time.Duration(i) * time.Minute), EndTime: t0.Add(time.Duration(i) * time.Minute)})
+		}
+		if _, err := s.InsertSpendLogs(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+		ids := func(f store.SpendFilter) []string {
+			t.Helper()
+			got, err := s.QuerySpendLogs(ctx, f)
+			if err != nil {
+				t.Fatalf("QuerySpendLogs(%+v): %v", f, err)
+			}
+			var out []string
+			for _, r := range got {
+				out = append(out, r.ID)
+			}
+			return out
+		}
+		if got := ids(store.SpendFilter{NewestFirst: true, Limit: 3}); !reflect.DeepEqual(got, []string{"p24", "p23", "p22"}) {
+			t.Errorf("first page newest first = %v", got)
+		}
+		if got := ids(store.SpendFilter{NewestFirst: true, Limit: 3, Offset: 3}); !reflect.DeepEqual(got, []string{"p21", "p20", "p19"}) {
+			t.Errorf("second page newest first = %v", got)
+		}
+		if got := ids(store.SpendFilter{Offset: 23}); !reflect.DeepEqual(got, []string{"p23", "p24"}) {
+			t.Errorf("offset without a limit = %v", got)
+		}
+		if got := ids(store.SpendFilter{Model: "titan", NewestFirst: true, Limit: 2, Offset: 1}); !reflect.DeepEqual(got, []string{"p15", "p10"}) {
+			t.Errorf("titan, second and third newest = %v", got)
+		}
+		for _, c := range []struct {
+			f    store.SpendFilter
+			want int
+		}{
+			{store.SpendFilter{}, 25},
+			{store.SpendFilter{Limit: 2, Offset: 4}, 25},
+			{store.SpendFilter{Model: "titan"}, 5},
+			{store.SpendFilter{Status: "success"}, 20},
+			{store.SpendFilter{Status: "failure", Model: "claude"}, 0},
+			{store.SpendFilter{Start: t0.Add(10 * time.Minute), End: t0.Add(20 * time.Minute)}, 10},
+		} {
+			if n, err := s.CountSpendLogs(ctx, c.f); err != nil || n != c.want {
+				t.Errorf("CountSpendLogs(%+v) = %d, %v; want %d", c.f, n, err, c.want)
+			}
+		}
+	})
+}
+
+func TestSpendReport(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, ctx context.Context, s store.Store, _ string) {
+		if err := s.CreateTeam(ctx, &store.Team{TeamID: "t1", Alias: "Search", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateKey(ctx, &store.Key{Token: "k1", KeyName: "sk-...k1", Alias: "bot", TeamID: "t1", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		day1 := time.Date(2026, 3, 4, 23, 59, 59, 0, time.UTC)
+		day2 := day1.Add(2 * time.Second) // just after midnight UTC
+		log := func(id, key, team, model string, at time.Time, cost float64, status string) store.SpendLog {
+			return store.SpendLog{ID: id, RequestID: id, KeyHash: key, TeamID: team, Model: model, Cost: cost,
+				PromptTokens: 10, CompletionTokens: 2, StartTime: at, EndTime: at, Status: status}
+		}
+		// Two batches: the second adds to the days the first wrote.
+		if _, err := s.InsertSpendLogs(ctx, []store.SpendLog{
+			log("a", "k1", "t1", "claude", day1, 0.5, "success"),
+			log("b", "k1", "t1", "claude", day1, 0.25, "failure"),
+			log("c", "k2", "", "titan", day1, 1, "success"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.InsertSpendLogs(ctx, []store.SpendLog{
+			log("a", "k1", "t1", "claude", day1, 0.5, "success"), // a retry: counted once
+			log("d", "k1", "t1", "claude", day2, 2, "success"),
+			log("e", "k2", "", "claude", day2, 4, "success"),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		report := func(f store.SpendReportFilter) []store.SpendDay {
+			t.Helper()
+			got, err := s.SpendReport(ctx, f)
+			if err != nil {
+				t.Fatalf("SpendReport(%+v): %v", f, err)
+			}
+			for i := range got {
+				got[i].Spend = math.Round(got[i].Spend*1000) / 1000
+			}
+			return got
+		}
+		want := []store.SpendDay{
+			{Day: "2026-03-04", Group: "k1", Label: "bot", Spend: 0.75, PromptTokens: 20, CompletionTokens: 4, Requests: 2, FailedRequests: 1},
+			{Day: "2026-03-04", Group: "k2", Spend: 1, PromptTokens: 10, CompletionTokens: 2, Requests: 1},
+			{Day: "2026-03-05", Group: "k1", Label: "bot", Spend: 2, PromptTokens: 10, CompletionTokens: 2, Requests: 1},
+			{Day: "2026-03-05", Group: "k2", Spend: 4, PromptTokens: 10, CompletionTokens: 2, Requests: 1},
+		}
+		if got := report(store.SpendReportFilter{GroupBy: store.GroupByKey}); !reflect.DeepEqual(got, want) {
+			t.Errorf("by key:\n got %+v\nwant %+v", got, want)
+		}
+		want = []store.SpendDay{
+			{Day: "2026-03-04", Group: "", Spend: 1, PromptTokens: 10, CompletionTokens: 2, Requests: 1},
+			{Day: "2026-03-04", Group: "t1", Label: "Search", Spend: 0.75, PromptTokens: 20, CompletionTokens: 4, Requests: 2, FailedRequests: 1},
+			{Day: "2026-03-05", Group: "", Spend: 4, PromptTokens: 10, CompletionTokens: 2, Requests: 1},
+			{Day: "2026-03-05", Group: "t1", Label: "Search", Spend: 2, PromptTokens: 10, CompletionTokens: 2, Requests: 1},
+		}
+		if got := report(store.SpendReportFilter{GroupBy: store.GroupByTeam}); !reflect.DeepEqual(got, want) {
+			t.Errorf("by team:\n got %+v\nwant %+v", got, want)
+		}
+		want = []store.SpendDay{
+			{Day: "2026-03-05", Group: "claude", Spend: 6, PromptTokens: 20, CompletionTokens: 4, Requests: 2},
+		}
+		if got := report(store.SpendReportFilter{GroupBy: store.GroupByModel, StartDay: "2026-03-05", EndDay: "2026-03-05"}); !reflect.DeepEqual(got, want) {
+			t.Errorf("by model on the second day:\n got %+v\nwant %+v", got, want)
+		}
+		want = []store.SpendDay{
+			{Day: "2026-03-04", Spend: 0.75, PromptTokens: 20, CompletionTokens: 4, Requests: 2, FailedRequests: 1},
+			{Day: "2026-03-05", Spend: 2, PromptTokens: 10, CompletionTokens: 2, Requests: 1},
+		}
+		if got := report(store.SpendReportFilter{KeyHash: "k1"}); !reflect.DeepEqual(got, want) {
+			t.Errorf("one key per day:\n got %+v\nwant %+v", got, want)
+		}
+		if got := report(store.SpendReportFilter{Model: "titan", EndDay: "2026-03-03"}); len(got) != 0 {
+			t.Errorf("before the first day: %+v", got)
+		}
+		if _, err := s.SpendReport(ctx, store.SpendReportFilter{GroupBy: "region"}); err == nil {
+			t.Errorf("SpendReport grouped by an unknown column: no error")
+		}
+	})
+}
