@@ -34,7 +34,8 @@ type budgets struct {
 type period struct {
 	start, end time.Time // end is zero for a budget that never resets
 	spent      float64
-	seeded     bool // spent includes what the spend logs hold
+	shared     float64 // the spend every gateway counted, as last read from the shared counter
+	seeded     bool    // spent includes what the spend logs hold
 	softWarned bool
 }
 
@@ -127,8 +128,18 @@ func (b *budgets) add(ref BudgetRef, cost float64, now time.Time) {
 	p.spent += cost
 }
 
+// spentIn is the spend of p: this gateway's count (seeded from the spend
+// logs), or what all gateways counted, whichever is larger.
 func (b *budgets) spentIn(p *period) float64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return p.spent
+	return max(p.spent, p.shared)
+}
+
+// share records the shared spend of p and returns p's spend.
+func (b *budgets) share(p *period, shared float64) float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p.shared = shared
+	return max(p.spent, p.shared)
 }

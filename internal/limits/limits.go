@@ -6,7 +6,6 @@ package limits
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -194,9 +193,16 @@ func scopeName(s *Scope) string {
 
 func counterKey(limit string, s *Scope) Key { return Key{Limit: limit, Kind: s.Kind, ID: s.ID} }
 
+// stepInfo says which scope and limit a step counts, to name a refusal.
+type stepInfo struct {
+	scope *Scope
+	limit string // "tpm", "rpm" or "parallel"
+}
+
 // Admit checks every scope's limits for a request for model and, if none
 // is reached, takes a request and a parallel slot from each and returns
-// the lease the request must End. A refusal is an *Exceeded or a
+// the lease the request must End. The counts of all scopes are checked and
+// taken in one call to the counter. A refusal is an *Exceeded or a
 // *BudgetExceeded. If the counter backend fails, the request is admitted
 // and the failure logged: an outage of the limits' store must not stop
 // the gateway.
@@ -222,19 +228,82 @@ func (l *Limiter) Admit(ctx context.Context, scopes []Scope, model string) (*Lea
 			return nil, err
 		}
 	}
+	var stepBuf [12]Step
+	var infoBuf [12]stepInfo
+	steps, infos := stepBuf[:0], infoBuf[:0]
 	for i := range n {
 		s := scope(i)
-		if err := l.take(ctx, s, now, lease); err != nil {
-			var ex *Exceeded
-			if errors.As(err, &ex) {
-				lease.release(context.WithoutCancel(ctx))
-				return nil, err
-			}
-			// What was taken stays taken, and is given back at End.
-			l.log.Warn("rate limit counter failed; admitting the request", "scope", s.Kind, "error", err.Error())
+		if s.TPM > 0 {
+			steps = append(steps, Step{Key: counterKey("tpm", s), Window: minute, Limit: s.TPM})
+			infos = append(infos, stepInfo{s, "tpm"})
+		}
+		if s.RPM > 0 {
+			steps = append(steps, Step{Key: counterKey("rpm", s), Window: minute, N: 1, Limit: s.RPM})
+			infos = append(infos, stepInfo{s, "rpm"})
+		}
+		if s.MaxParallel > 0 {
+			steps = append(steps, Step{Key: counterKey("parallel", s), N: 1, Limit: s.MaxParallel})
+			infos = append(infos, stepInfo{s, "parallel"})
 		}
 	}
+	if len(steps) == 0 && len(lease.spendKeys) == 0 {
+		return lease, nil
+	}
+	taken, err := l.counter.Take(ctx, steps, lease.spendKeys, now)
+	if err != nil {
+		l.log.Warn("rate limit counter failed; admitting the request", "error", err.Error())
+		return lease, nil
+	}
+	lease.by = taken.by
+	if lease.by == nil {
+		lease.by = l.counter
+	}
+	if taken.Refused >= 0 {
+		return nil, l.exceeded(steps, infos, taken, now, lease)
+	}
+	for i, st := range steps {
+		s := infos[i].scope
+		switch infos[i].limit {
+		case "tpm":
+			lease.headers.tokens(s.TPM, taken.Counts[i])
+			lease.tpm = append(lease.tpm, st.Key)
+		case "rpm":
+			lease.headers.requests(s.RPM, taken.Counts[i])
+		case "parallel":
+			lease.parallel = append(lease.parallel, st.Key)
+		}
+	}
+	if err := l.sharedBudgets(lease, taken.Spent, now); err != nil {
+		// Another gateway spent the budget: give back what was taken.
+		lease.giveBack(context.WithoutCancel(ctx), steps)
+		return nil, err
+	}
 	return lease, nil
+}
+
+// exceeded is the refusal of the step Take refused, with the headers of
+// the steps before it.
+func (l *Limiter) exceeded(steps []Step, infos []stepInfo, taken Taken, now time.Time, lease *Lease) error {
+	for i := range taken.Refused {
+		s := infos[i].scope
+		switch infos[i].limit {
+		case "tpm":
+			lease.headers.tokens(s.TPM, taken.Counts[i])
+		case "rpm":
+			lease.headers.requests(s.RPM, taken.Counts[i]+1)
+		}
+	}
+	i := taken.Refused
+	s := infos[i].scope
+	switch infos[i].limit {
+	case "tpm":
+		lease.headers.tokens(s.TPM, taken.Counts[i])
+		return &Exceeded{Scope: scopeName(s), Limit: "tpm_limit", Value: s.TPM, RetryAfter: untilNextMinute(now), headers: lease.headers}
+	case "rpm":
+		lease.headers.requests(s.RPM, s.RPM)
+		return &Exceeded{Scope: scopeName(s), Limit: "rpm_limit", Value: s.RPM, RetryAfter: untilNextMinute(now), headers: lease.headers}
+	}
+	return &Exceeded{Scope: scopeName(s), Limit: "max_parallel_requests", Value: s.MaxParallel, RetryAfter: time.Second, headers: lease.headers}
 }
 
 func (l *Limiter) checkBudgets(ctx context.Context, s *Scope, model string, now time.Time, lease *Lease) error {
@@ -245,67 +314,54 @@ func (l *Limiter) checkBudgets(ctx context.Context, s *Scope, model string, now 
 		if s.MaxBudget != nil && spent >= *s.MaxBudget {
 			return &BudgetExceeded{Scope: scopeName(s), Spent: spent, Max: *s.MaxBudget, ResetAt: p.end}
 		}
-		if s.SoftBudget != nil && spent >= *s.SoftBudget {
-			l.budgets.mu.Lock()
-			warn := !p.softWarned
-			p.softWarned = true
-			l.budgets.mu.Unlock()
-			if warn {
-				l.log.Warn("soft budget reached", "scope", scopeName(s), "spend", spent, "soft_budget", *s.SoftBudget)
-			}
-		}
+		l.softBudget(s, p, spent)
 		lease.budgets = append(lease.budgets, ref)
+		lease.spendKeys = append(lease.spendKeys, SpendKey{Ref: ref, Start: p.start, End: p.end, Seed: spent})
+		lease.budgetLimits = append(lease.budgetLimits, budgetLimit{scope: s, max: s.MaxBudget, p: p})
 	}
 	if mb, ok := s.ModelMaxBudget[model]; ok {
 		ref := BudgetRef{Kind: s.Kind, ID: s.ID, Model: model}
 		p := l.budgets.current(ctx, ref, s.BudgetAnchor, mb.Duration, now)
-		if spent := l.budgets.spentIn(p); spent >= mb.MaxBudget {
+		spent := l.budgets.spentIn(p)
+		if spent >= mb.MaxBudget {
 			return &BudgetExceeded{Scope: scopeName(s), Model: model, Spent: spent, Max: mb.MaxBudget, ResetAt: p.end}
 		}
 		lease.budgets = append(lease.budgets, ref)
+		lease.spendKeys = append(lease.spendKeys, SpendKey{Ref: ref, Start: p.start, End: p.end, Seed: spent})
+		maxBudget := mb.MaxBudget
+		lease.budgetLimits = append(lease.budgetLimits, budgetLimit{scope: s, model: model, max: &maxBudget, p: p})
 	}
 	return nil
 }
 
-// take counts the request against s's rpm and parallel limits and checks
-// its tpm; on a refusal, what it took is given back.
-func (l *Limiter) take(ctx context.Context, s *Scope, now time.Time, lease *Lease) error {
-	if s.TPM > 0 {
-		used, err := l.counter.Get(ctx, counterKey("tpm", s), minute, now)
-		if err != nil {
-			return err
-		}
-		if used >= s.TPM {
-			lease.headers.tokens(s.TPM, used)
-			return &Exceeded{Scope: scopeName(s), Limit: "tpm_limit", Value: s.TPM, RetryAfter: untilNextMinute(now), headers: lease.headers}
-		}
-		lease.headers.tokens(s.TPM, used)
-		lease.tpm = append(lease.tpm, counterKey("tpm", s))
+func (l *Limiter) softBudget(s *Scope, p *period, spent float64) {
+	if s.SoftBudget == nil || spent < *s.SoftBudget {
+		return
 	}
-	if s.RPM > 0 {
-		key := counterKey("rpm", s)
-		n, err := l.counter.Add(ctx, key, 1, minute, now)
-		if err != nil {
-			return err
-		}
-		if n > s.RPM {
-			_, _ = l.counter.Add(ctx, key, -1, minute, now)
-			lease.headers.requests(s.RPM, s.RPM)
-			return &Exceeded{Scope: scopeName(s), Limit: "rpm_limit", Value: s.RPM, RetryAfter: untilNextMinute(now), headers: lease.headers}
-		}
-		lease.headers.requests(s.RPM, n)
+	l.budgets.mu.Lock()
+	warn := !p.softWarned
+	p.softWarned = true
+	l.budgets.mu.Unlock()
+	if warn {
+		l.log.Warn("soft budget reached", "scope", scopeName(s), "spend", spent, "soft_budget", *s.SoftBudget)
 	}
-	if s.MaxParallel > 0 {
-		key := counterKey("parallel", s)
-		n, err := l.counter.Add(ctx, key, 1, 0, now)
-		if err != nil {
-			return err
+}
+
+// sharedBudgets checks the budgets again with the spend other gateways
+// counted, as the counter read it with the request's counts.
+func (l *Limiter) sharedBudgets(lease *Lease, spent []float64, now time.Time) error {
+	for i, v := range spent {
+		if i >= len(lease.budgetLimits) || v < 0 {
+			continue
 		}
-		if n > s.MaxParallel {
-			_, _ = l.counter.Add(ctx, key, -1, 0, now)
-			return &Exceeded{Scope: scopeName(s), Limit: "max_parallel_requests", Value: s.MaxParallel, RetryAfter: time.Second, headers: lease.headers}
+		b := lease.budgetLimits[i]
+		total := l.budgets.share(b.p, v)
+		if b.max != nil && total >= *b.max {
+			return &BudgetExceeded{Scope: scopeName(b.scope), Model: b.model, Spent: total, Max: *b.max, ResetAt: b.p.end}
 		}
-		lease.parallel = append(lease.parallel, key)
+		if b.model == "" {
+			l.softBudget(b.scope, b.p, total)
+		}
 	}
 	return nil
 }
@@ -321,12 +377,25 @@ type Lease struct {
 	parallel []Key       // parallel counters to give back
 	tpm      []Key       // tpm counters to add the tokens to
 	budgets  []BudgetRef // budgets to add the cost to
-	headers  rateHeaders
-	ended    bool
+	// spendKeys are the budgets' periods, as the counter shares them;
+	// budgetLimits, in the same order, what each is checked against.
+	spendKeys    []SpendKey
+	budgetLimits []budgetLimit
+	by           Counter // the counter that took the counts; nil: none taken
+	headers      rateHeaders
+	ended        bool
 
 	// Room for the usual key, team, user and gateway without allocating.
 	parallelBuf, tpmBuf [4]Key
 	budgetBuf           [4]BudgetRef
+}
+
+// budgetLimit is one budget a lease was checked against.
+type budgetLimit struct {
+	scope *Scope
+	model string
+	max   *float64
+	p     *period
 }
 
 // SetHeaders writes the x-ratelimit-* headers of an admitted request.
@@ -337,7 +406,8 @@ func (le *Lease) SetHeaders(h http.Header) {
 }
 
 // End gives back the request's parallel slots and counts its tokens and
-// cost. It may be called more than once; only the first counts.
+// cost, in one call to the counter. It may be called more than once; only
+// the first counts.
 func (le *Lease) End(ctx context.Context, tokens int64, cost float64) {
 	if le == nil || le.ended {
 		return
@@ -345,25 +415,52 @@ func (le *Lease) End(ctx context.Context, tokens int64, cost float64) {
 	le.ended = true
 	ctx = context.WithoutCancel(ctx)
 	now := le.l.now()
-	le.release(ctx)
-	for _, key := range le.tpm {
-		if tokens > 0 {
-			if _, err := le.l.counter.Add(ctx, key, tokens, minute, now); err != nil {
-				le.l.log.Warn("rate limit counter failed", "error", err.Error())
-			}
-		}
-	}
 	for _, ref := range le.budgets {
 		le.l.budgets.add(ref, cost, now)
 	}
-}
-
-func (le *Lease) release(ctx context.Context) {
-	now := le.l.now()
+	if le.by == nil {
+		return
+	}
+	var stepBuf [8]Step
+	steps := stepBuf[:0]
 	for _, key := range le.parallel {
-		if _, err := le.l.counter.Add(ctx, key, -1, 0, now); err != nil {
-			le.l.log.Warn("rate limit counter failed", "error", err.Error())
+		steps = append(steps, Step{Key: key, N: -1})
+	}
+	if tokens > 0 {
+		for _, key := range le.tpm {
+			steps = append(steps, Step{Key: key, Window: minute, N: tokens})
 		}
 	}
-	le.parallel = nil
+	var adds []SpendAdd
+	if cost > 0 {
+		adds = make([]SpendAdd, len(le.spendKeys))
+		for i, k := range le.spendKeys {
+			adds[i] = SpendAdd{Key: k, Cost: cost}
+		}
+	}
+	if len(steps) == 0 && len(adds) == 0 {
+		return
+	}
+	if err := le.by.Settle(ctx, steps, adds, now); err != nil {
+		le.l.log.Warn("rate limit counter failed", "error", err.Error())
+	}
+}
+
+// giveBack undoes what Admit took for a request it then refused.
+func (le *Lease) giveBack(ctx context.Context, taken []Step) {
+	if le.by == nil {
+		return
+	}
+	var steps []Step
+	for _, s := range taken {
+		if s.N != 0 {
+			steps = append(steps, Step{Key: s.Key, Window: s.Window, N: -s.N})
+		}
+	}
+	if len(steps) == 0 {
+		return
+	}
+	if err := le.by.Settle(ctx, steps, nil, le.l.now()); err != nil {
+		le.l.log.Warn("rate limit counter failed", "error", err.Error())
+	}
 }

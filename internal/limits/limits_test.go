@@ -199,11 +199,11 @@ func TestConcurrentBudget(t *testing.T) {
 
 type failingCounter struct{}
 
-func (failingCounter) Add(context.Context, Key, int64, time.Duration, time.Time) (int64, error) {
-	return 0, errors.New("redis: connection refused")
+func (failingCounter) Take(context.Context, []Step, []SpendKey, time.Time) (Taken, error) {
+	return Taken{}, errors.New("redis: connection refused")
 }
-func (failingCounter) Get(context.Context, Key, time.Duration, time.Time) (int64, error) {
-	return 0, errors.New("redis: connection refused")
+func (failingCounter) Settle(context.Context, []Step, []SpendAdd, time.Time) error {
+	return errors.New("redis: connection refused")
 }
 
 func TestCounterOutageAdmits(t *testing.T) {
@@ -233,39 +233,30 @@ func TestPeriodOf(t *testing.T) {
 	}
 }
 
-// flakyCounter fails the calls whose number is in fail.
-type flakyCounter struct {
-	*Memory
-	calls int
-	fail  map[int]bool
-}
-
-func (f *flakyCounter) Add(ctx context.Context, k Key, n int64, w time.Duration, now time.Time) (int64, error) {
-	f.calls++
-	if f.fail[f.calls] {
-		return 0, errors.New("redis: i/o timeout")
-	}
-	return f.Memory.Add(ctx, k, n, w, now)
-}
-
-// A counter failing halfway through an admission admits the request and
-// gives back exactly what it took.
-func TestCounterFailureGivesBackWhatWasTaken(t *testing.T) {
-	f := &flakyCounter{Memory: NewMemory(), fail: map[int]bool{2: true}}
-	l := New(Options{Counter: f})
-	scopes := []Scope{{Kind: "key", ID: "k", MaxParallel: 5}, {Kind: "team", ID: "t", MaxParallel: 5}, {Kind: "user", ID: "u", MaxParallel: 5}}
+// A request refused by one scope's limit takes nothing from the others.
+func TestRefusalTakesNothing(t *testing.T) {
+	m := NewMemory()
+	l := New(Options{Counter: m})
+	scopes := []Scope{{Kind: "key", ID: "k", MaxParallel: 5, RPM: 100}, {Kind: "team", ID: "t", MaxParallel: 1}, {Kind: "user", ID: "u", MaxParallel: 5}}
 	lease, err := l.Admit(context.Background(), scopes, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := l.Admit(context.Background(), scopes, "m"); err == nil {
+		t.Fatal("the team's one parallel slot was taken twice")
+	}
+	now := time.Now()
 	for _, s := range []Scope{scopes[0], scopes[2]} {
-		if n, _ := f.Memory.Get(context.Background(), counterKey("parallel", &s), 0, time.Now()); n != 1 {
+		if n := m.Get(counterKey("parallel", &s), 0, now); n != 1 {
 			t.Errorf("%s: %d requests in flight while one is, want 1", s.Kind, n)
 		}
 	}
+	if n := m.Get(counterKey("rpm", &scopes[0]), minute, now); n != 1 {
+		t.Errorf("rpm counted %d requests, want the one admitted", n)
+	}
 	lease.End(context.Background(), 0, 0)
 	for _, s := range scopes {
-		if n, _ := f.Memory.Get(context.Background(), counterKey("parallel", &s), 0, time.Now()); n != 0 {
+		if n := m.Get(counterKey("parallel", &s), 0, now); n != 0 {
 			t.Errorf("%s: %d requests still in flight after the lease ended", s.Kind, n)
 		}
 	}
