@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 	"strconv"
 	"time"
@@ -63,7 +62,7 @@ func (s *Server) settle(ctx context.Context, id string, rec *requestRecord, stat
 		return
 	}
 	s.spendLog(spend.Row{
-		ID: rand.Text(), RequestID: id, CallType: rec.callType, Stream: rec.stream,
+		ID: spend.NewID(end), RequestID: id, CallType: rec.callType, Stream: rec.stream,
 		KeyHash: rec.caller.KeyHash, KeyAlias: rec.caller.KeyAlias, TeamID: rec.caller.TeamID, UserID: rec.caller.UserID,
 		EndUser: rec.endUser,
 		Model:   rec.model, ModelGroup: rec.modelGroup, Deployment: rec.deployment, ModelID: rec.modelID,

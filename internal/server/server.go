@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -210,7 +209,9 @@ func (s *Server) routes() {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("X-Request-Id")
 	if id == "" || len(id) > 128 {
-		id = rand.Text()
+		// Sorting by time, it is stored at the end of the spend log's
+		// request id index instead of at a random place in it.
+		id = spend.NewID(s.now())
 	}
 	w.Header().Set("X-Request-Id", id)
 	s.active.Add(1)

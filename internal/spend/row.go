@@ -1,6 +1,9 @@
 package spend
 
-import "time"
+import (
+	"crypto/rand"
+	"time"
+)
 
 // Row is one request's spend log entry: who asked, for what, what it used
 // and cost. It holds no prompt or answer text.
@@ -32,4 +35,35 @@ type Row struct {
 	Status     int // the HTTP status answered
 	// Prompt is the request body, kept only when a setting asks for it.
 	Prompt string
+}
+
+// idAlphabet is Crockford's base32, in ASCII order, so that ids compare as
+// their bits do.
+const idAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// NewID is a unique id that sorts by time: 10 characters of t in
+// milliseconds, then 16 of randomness (80 bits), as in a ULID. Rows keyed
+// by it are added at the end of their database indexes, where a random id
+// would touch a random page of the index for every row.
+func NewID(t time.Time) string {
+	var b [26]byte
+	ms := uint64(t.UnixMilli())
+	for i := 9; i >= 0; i-- {
+		b[i] = idAlphabet[ms&31]
+		ms >>= 5
+	}
+	var r [10]byte
+	_, _ = rand.Read(r[:])
+	// 80 random bits, 5 at a time.
+	bits, n, j := uint64(0), 0, 0
+	for i := 10; i < 26; i++ {
+		for n < 5 {
+			bits = bits<<8 | uint64(r[j])
+			j++
+			n += 8
+		}
+		n -= 5
+		b[i] = idAlphabet[(bits>>n)&31]
+	}
+	return string(b[:])
 }
