@@ -111,6 +111,10 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("SQLite database %s: %w", path, err)
 	}
+	if err := s.prepareSpendInserts(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("SQLite database %s: %w", path, err)
+	}
 	return s, nil
 }
 

@@ -15,9 +15,49 @@ import (
 const spendColumns = "id, request_id, api_key, key_alias, team_id, user_id, end_user, model, deployment, bedrock_model, " +
 	"prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, cost, start_time, end_time, status, prompt"
 
-// spendInsertChunk bounds the rows of one INSERT: 19 values each stays
-// well inside both databases' limits on bound values.
-const spendInsertChunk = 500
+// spendInsertSizes are the row counts of the spend log INSERTs: a batch
+// goes in as statements of the largest size that fits, then smaller ones.
+// On SQLite each size is prepared once and reused, so a batch parses no
+// SQL (parsing thousands of placeholders per batch cost as much as the
+// rows); Postgres's driver caches the few statement texts on its own.
+var spendInsertSizes = [...]int{256, 64, 16, 4, 1}
+
+// spendInsertSQL is the INSERT of n spend log rows. RETURNING says which
+// rows were new, so a retried batch adds its cost once.
+func spendInsertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO spend_logs (" + spendColumns + ") VALUES ")
+	row := "(" + placeholders(19) + ")"
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
+	return b.String()
+}
+
+// prepareSpendInserts prepares the spend log INSERTs once (SQLite only).
+func (s *sqlStore) prepareSpendInserts(ctx context.Context) error {
+	s.spendInserts = make(map[int]*sql.Stmt, len(spendInsertSizes))
+	for _, n := range spendInsertSizes {
+		st, err := s.db.PrepareContext(ctx, spendInsertSQL(n))
+		if err != nil {
+			return fmt.Errorf("prepare the spend log insert: %w", err)
+		}
+		s.spendInserts[n] = st
+	}
+	return nil
+}
+
+// querySpendInsert runs the INSERT of n rows in tx.
+func (s *sqlStore) querySpendInsert(ctx context.Context, tx *sql.Tx, n int, args []any) (*sql.Rows, error) {
+	if st := s.spendInserts[n]; st != nil {
+		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, s.q(spendInsertSQL(n)), args...)
+}
 
 func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, error) {
 	if len(rows) == 0 {
@@ -40,22 +80,23 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 		}
 	}
 	inserted := 0
+	args := make([]any, 0, spendInsertSizes[0]*19)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		inserted = 0
 		totals := map[[2]string]float64{}
 		daily := dailyTotals{}
-		for start := 0; start < len(unique); start += spendInsertChunk {
-			chunk := unique[start:min(start+spendInsertChunk, len(unique))]
-			// One statement per chunk; RETURNING says which rows were new,
-			// so a retried batch adds its cost once.
-			var b strings.Builder
-			b.WriteString("INSERT INTO spend_logs (" + spendColumns + ") VALUES ")
-			args := make([]any, 0, len(chunk)*19)
-			for i, r := range chunk {
-				if i > 0 {
-					b.WriteString(", ")
+		for start := 0; start < len(unique); {
+			n := spendInsertSizes[len(spendInsertSizes)-1]
+			for _, size := range spendInsertSizes {
+				if size <= len(unique)-start {
+					n = size
+					break
 				}
-				b.WriteString("(" + placeholders(19) + ")")
+			}
+			chunk := unique[start : start+n]
+			start += n
+			args = args[:0]
+			for _, r := range chunk {
 				var prompt any
 				if r.Prompt != "" {
 					prompt = r.Prompt
@@ -64,8 +105,7 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 					r.Model, r.Deployment, r.BedrockModel, r.PromptTokens, r.CompletionTokens, r.CacheReadTokens, r.CacheWriteTokens,
 					r.Cost, s.t(r.StartTime), s.t(r.EndTime), r.Status, prompt)
 			}
-			b.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
-			res, err := tx.QueryContext(ctx, s.q(b.String()), args...)
+			res, err := s.querySpendInsert(ctx, tx, n, args)
 			if err != nil {
 				return fmt.Errorf("insert spend logs: %w", err)
 			}
@@ -193,14 +233,24 @@ func entityTable(e Entity) (table, id string) {
 	return "api_keys", "token"
 }
 
+// partialIndexed are the spend_logs columns whose index leaves out rows
+// where they are empty.
+var partialIndexed = map[string]bool{"api_key": true, "team_id": true, "user_id": true}
+
 func (s *sqlStore) spendWhere(f SpendFilter) (string, []any) {
 	var where []string
 	var args []any
 	for _, c := range []struct{ col, v string }{{"api_key", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID},
 		{"request_id", f.RequestID}, {"model", f.Model}, {"status", f.Status}} {
-		if c.v != "" {
-			where = append(where, c.col+" = ?")
-			args = append(args, c.v)
+		if c.v == "" {
+			continue
+		}
+		where = append(where, c.col+" = ?")
+		args = append(args, c.v)
+		if partialIndexed[c.col] {
+			// Always true here, and what lets the database use the
+			// partial index on the column.
+			where = append(where, c.col+" <> ''")
 		}
 	}
 	if !f.Start.IsZero() {

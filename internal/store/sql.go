@@ -18,6 +18,8 @@ type sqlStore struct {
 	db         *sql.DB
 	d          dialect
 	closeExtra func()
+
+	spendInserts map[int]*sql.Stmt // by row count; SQLite only, read-only once open
 }
 
 func (s *sqlStore) Driver() string { return s.d.name }
@@ -25,6 +27,9 @@ func (s *sqlStore) Driver() string { return s.d.name }
 func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 func (s *sqlStore) Close() error {
+	for _, st := range s.spendInserts {
+		st.Close()
+	}
 	err := s.db.Close()
 	if s.closeExtra != nil {
 		s.closeExtra()
