@@ -24,6 +24,8 @@ type Metrics struct {
 	spendCost      *prometheus.CounterVec
 	refused        *prometheus.CounterVec
 	shutdownCut    prometheus.Counter
+	reloads        *prometheus.CounterVec
+	reloadOK       prometheus.Gauge
 }
 
 // Label names.
@@ -91,12 +93,35 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		Name: "strata_spend_usd_total",
 		Help: "What answered requests cost, in US dollars, by the model_name asked for.",
 	}, []string{labelModel})
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ttft, m.tokens, m.retries, m.fallbacks, m.cooldowns, m.inFlight, m.upstreamErrors, m.spendDropped, m.spendCost, m.refused, m.shutdownCut} {
+	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "strata_config_reloads_total",
+		Help: "Reloads of the config file (SIGHUP or POST /config/reload), by result: success, or failure when the file had problems and the running config was kept.",
+	}, []string{"result"})
+	m.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strata_config_last_reload_successful",
+		Help: "1 if the last reload of the config file succeeded (or none was tried), 0 if the file had problems and the gateway still serves an older config.",
+	})
+	m.reloadOK.Set(1)
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.ttft, m.tokens, m.retries, m.fallbacks, m.cooldowns, m.inFlight, m.upstreamErrors, m.spendDropped, m.spendCost, m.refused, m.shutdownCut, m.reloads, m.reloadOK} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// Reload counts a reload of the config file; ok is false when the file
+// was refused.
+func (m *Metrics) Reload(ok bool) {
+	if m == nil {
+		return
+	}
+	result, last := "success", 1.0
+	if !ok {
+		result, last = "failure", 0
+	}
+	m.reloads.WithLabelValues(result).Inc()
+	m.reloadOK.Set(last)
 }
 
 // Request counts one answered chat request. deployment is empty when no

@@ -58,6 +58,36 @@ strata_in_flight_requests{deployment="bedrock-claude#1",model_name="bedrock-clau
 	}
 }
 
+func TestReloadsCountByResultAndTheLastOneIsKept(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m, err := New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(want string) {
+		t.Helper()
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "strata_config_reloads_total", "strata_config_last_reload_successful"); err != nil {
+			t.Error(err)
+		}
+	}
+	check(`
+# HELP strata_config_last_reload_successful 1 if the last reload of the config file succeeded (or none was tried), 0 if the file had problems and the gateway still serves an older config.
+# TYPE strata_config_last_reload_successful gauge
+strata_config_last_reload_successful 1
+`)
+	m.Reload(true)
+	m.Reload(false)
+	check(`
+# HELP strata_config_last_reload_successful 1 if the last reload of the config file succeeded (or none was tried), 0 if the file had problems and the gateway still serves an older config.
+# TYPE strata_config_last_reload_successful gauge
+strata_config_last_reload_successful 0
+# HELP strata_config_reloads_total Reloads of the config file (SIGHUP or POST /config/reload), by result: success, or failure when the file had problems and the running config was kept.
+# TYPE strata_config_reloads_total counter
+strata_config_reloads_total{result="failure"} 1
+strata_config_reloads_total{result="success"} 1
+`)
+}
+
 func TestRegisteringTwiceFails(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	if _, err := New(reg); err != nil {
@@ -77,6 +107,7 @@ func TestNilRecordsNothing(t *testing.T) {
 	m.Request("m", "d", 200)
 	m.Retry("m")
 	m.Fallback("m", "n", "error")
+	m.Reload(false)
 	d := m.Deployment("m", "d")
 	if d != nil {
 		t.Fatalf("a nil *Metrics handed out a live *Deployment: %#v", d)
