@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-gateway/strata/internal/openai"
@@ -57,7 +58,7 @@ type Options struct {
 
 // Limiter admits requests.
 type Limiter struct {
-	global  *Scope
+	global  atomic.Pointer[Scope]
 	counter Counter
 	budgets *budgets
 	log     *slog.Logger
@@ -66,7 +67,8 @@ type Limiter struct {
 
 // New returns a Limiter.
 func New(o Options) *Limiter {
-	l := &Limiter{global: o.Global, counter: o.Counter, log: o.Logger, now: o.Now}
+	l := &Limiter{counter: o.Counter, log: o.Logger, now: o.Now}
+	l.global.Store(o.Global)
 	if l.counter == nil {
 		l.counter = NewMemory()
 	}
@@ -199,6 +201,10 @@ type stepInfo struct {
 	limit string // "tpm", "rpm" or "parallel"
 }
 
+// SetGlobal replaces the gateway's own scope (nil: none) for the requests
+// admitted from now on; what it counted so far stays counted.
+func (l *Limiter) SetGlobal(s *Scope) { l.global.Store(s) }
+
 // Admit checks every scope's limits for a request for model and, if none
 // is reached, takes a request and a parallel slot from each and returns
 // the lease the request must End. The counts of all scopes are checked and
@@ -207,19 +213,20 @@ type stepInfo struct {
 // and the failure logged: an outage of the limits' store must not stop
 // the gateway.
 func (l *Limiter) Admit(ctx context.Context, scopes []Scope, model string) (*Lease, error) {
-	if len(scopes) == 0 && l.global == nil {
+	global := l.global.Load()
+	if len(scopes) == 0 && global == nil {
 		return nil, nil
 	}
 	now := l.now()
 	lease := &Lease{l: l, model: model, headers: rateHeaders{-1, -1, -1, -1}}
 	lease.parallel, lease.tpm, lease.budgets = lease.parallelBuf[:0], lease.tpmBuf[:0], lease.budgetBuf[:0]
 	n := len(scopes)
-	if l.global != nil {
+	if global != nil {
 		n++
 	}
 	scope := func(i int) *Scope {
 		if i == len(scopes) {
-			return l.global
+			return global
 		}
 		return &scopes[i]
 	}

@@ -163,6 +163,34 @@ func TestModelMaxBudgetAndGlobal(t *testing.T) {
 	}
 }
 
+// A reload that raises the gateway's budget admits again, and what was
+// spent before still counts against the new one.
+func TestSetGlobalKeepsWhatWasSpent(t *testing.T) {
+	l := New(Options{Global: &Scope{Kind: "global", ID: "gateway", MaxBudget: budget(1)}})
+	lease, err := l.Admit(context.Background(), nil, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease.End(context.Background(), 1, 1)
+	var be *BudgetExceeded
+	if _, err := l.Admit(context.Background(), nil, "m"); !errors.As(err, &be) {
+		t.Fatalf("over the budget of 1: %v", err)
+	}
+	l.SetGlobal(&Scope{Kind: "global", ID: "gateway", MaxBudget: budget(1.5)})
+	lease, err = l.Admit(context.Background(), nil, "m")
+	if err != nil {
+		t.Fatalf("under the raised budget of 1.5: %v", err)
+	}
+	lease.End(context.Background(), 1, 0.5)
+	if _, err := l.Admit(context.Background(), nil, "m"); !errors.As(err, &be) {
+		t.Fatalf("1.5 spent of the raised budget of 1.5: %v", err)
+	}
+	l.SetGlobal(nil)
+	if _, err := l.Admit(context.Background(), nil, "m"); err != nil {
+		t.Fatalf("with the gateway budget removed: %v", err)
+	}
+}
+
 // TestConcurrentBudget: of 50 requests racing on a budget of 3 requests'
 // cost, those admitted after the budget was reached are refused; the
 // overshoot is only what was in flight.
