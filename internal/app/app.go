@@ -179,6 +179,12 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		acct.Close(ctx, log)
 	}()
 	maxInFlight, maxBodyBytes := servingLimits(cfg.Settings)
+	var reload server.ReloadFunc
+	var rl *reloader
+	if cfg.Path != "" && cfg.Path != demoConfigPath {
+		rl = &reloader{path: cfg.Path, current: cfg, log: log, metrics: m, router: rt, limiter: acct.limiter, lookupEnv: os.LookupEnv}
+		reload = rl.reload
+	}
 	srv := server.New(server.Options{
 		Router:               rt,
 		Logger:               log,
@@ -203,6 +209,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		SpendLog:     acct.spendLog(),
 		SpendStore:   acc.store,
 		StorePrompts: cfg.Settings.StorePrompts,
+		Reload:       reload,
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -213,7 +220,11 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		"request_body_timeout_s", cfg.Settings.RequestBodyTimeout.Seconds(),
 		"stream_write_timeout_s", cfg.Settings.StreamWriteTimeout.Seconds())
 	log.Info("strata listening", "url", "http://"+ln.Addr().String(), "models", strings.Join(rt.Names(), ","), "version", version())
-	go answerReloads(ctx, log, cfg.Path)
+	if rl != nil {
+		go answerReloads(ctx, rl)
+	} else {
+		go ignoreReloads(ctx, log)
+	}
 	return serveAndStop(ctx, ln, srv, log, shutdownTimeout, cfg.Settings.ShutdownDrainDelay)
 }
 

@@ -20,7 +20,7 @@ var openPaths = map[string]bool{
 }
 
 // adminPrefixes are the management routes only the master key may call.
-var adminPrefixes = []string{"/key/", "/team/", "/user/", "/spend/", "/global/"}
+var adminPrefixes = []string{"/key/", "/team/", "/user/", "/spend/", "/global/", "/config/"}
 
 func isAdminPath(path string) bool {
 	for _, p := range adminPrefixes {

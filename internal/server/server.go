@@ -64,6 +64,8 @@ type Options struct {
 	MetricsNeedAuth bool
 	// Admin serves the key, team and user management routes; nil leaves them out.
 	Admin *keys.Service
+	// Reload serves POST /config/reload; nil leaves the route out.
+	Reload ReloadFunc
 	// MaxInFlight bounds the requests served at once (health and metrics
 	// routes aside); above it, requests are answered 503 at once. 0 means
 	// no bound.
@@ -105,6 +107,7 @@ type Server struct {
 	auth            *auth.Authenticator
 	metricsNeedAuth bool
 	admin           *keys.Service
+	reload          ReloadFunc
 	inFlight        inFlight
 	active          atomic.Int64 // requests being served, health routes included
 	cut             atomic.Int64 // requests cut by the shutdown deadline
@@ -140,6 +143,7 @@ func New(opts Options) *Server {
 		auth:            opts.Auth,
 		metricsNeedAuth: opts.MetricsNeedAuth,
 		admin:           opts.Admin,
+		reload:          opts.Reload,
 		bodyTimeout:     opts.RequestBodyTimeout,
 		writeTimeout:    opts.StreamWriteTimeout,
 	}
@@ -200,6 +204,10 @@ func (s *Server) routes() {
 	}
 	if s.admin != nil {
 		s.adminRoutes(mux)
+	}
+	if s.reload != nil {
+		mux.Handle("POST /config/reload", s.handle(s.reloadConfig))
+		mux.Handle("/config/reload", s.handle(methodNotAllowed("POST")))
 	}
 	mux.Handle("/", s.handle(s.notFound))
 	s.mux = mux
