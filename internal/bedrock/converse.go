@@ -93,8 +93,12 @@ type ToolResultContent struct {
 
 // CachePointBlock marks the end of a cacheable prompt prefix.
 type CachePointBlock struct {
-	Type string `json:"type"` // "default"
+	Type string `json:"type"`          // "default"
+	TTL  string `json:"ttl,omitempty"` // CacheTTLs; none: Bedrock's 5 minutes
 }
+
+// CacheTTLs are the values CachePointBlock.TTL may take.
+var CacheTTLs = []string{"5m", "1h"}
 
 // ReasoningContent is a union of visible (signed) and redacted reasoning.
 type ReasoningContent struct {

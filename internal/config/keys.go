@@ -170,7 +170,6 @@ var unimplementedModelKeys = map[string]bool{
 	"use_in_pass_through":                 true,
 	"merge_reasoning_content_in_choices":  true,
 	"configurable_clientside_auth_params": true,
-	"cache_control_injection_points":      true,
 	"metadata":                            true,
 	"guardrails":                          true,
 }

@@ -214,6 +214,12 @@ func TestValidationErrors(t *testing.T) {
 			{"role":"user","content":[{"toolResult":{"toolUseId":"t1","content":[{"text":"ok"}]}}]}]}`,
 			"The toolConfig field must be defined when using toolUse and toolResult content blocks."},
 		{"bad model id", "/model/bad%20model/converse", helloBody, "The provided model identifier is invalid."},
+		{"cache point on a model without caching", "/model/meta.llama3-3-70b-instruct-v1:0/converse",
+			`{"messages":[{"role":"user","content":[{"text":"a"},{"cachePoint":{"type":"default"}}]}]}`,
+			"You invoked an unsupported model or your request did not allow prompt caching. See the documentation for more information."},
+		{"cache point ttl", "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/converse",
+			`{"messages":[{"role":"user","content":[{"text":"a"}]}],"system":[{"text":"s"},{"cachePoint":{"type":"default","ttl":"2h"}}]}`,
+			"1 validation error detected: Value '2h' at 'cachePoint.ttl' failed to satisfy constraint: Member must satisfy enum value set: [5m, 1h]"},
 	}
 	emu, srv := unsigned(t)
 	for _, tc := range tests {

@@ -41,6 +41,9 @@ func validateConverse(modelID string, req *bedrock.ConverseRequest) error {
 	if msg := conversationProblem(req); msg != "" {
 		return validationError(msg)
 	}
+	if len(cachePoints(req)) > 0 && !hasPrefix(promptCachingModels, modelID) {
+		return validationError(errNoPromptCaching)
+	}
 	return nil
 }
 
@@ -83,6 +86,16 @@ func constraintViolations(req *bedrock.ConverseRequest) []string {
 	if p := req.PerformanceConfig; p != nil && p.Latency != "standard" && p.Latency != "optimized" {
 		v = append(v, fmt.Sprintf("Value '%s' at 'performanceConfig.latency' failed to satisfy constraint: "+
 			"Member must satisfy enum value set: [standard, optimized]", p.Latency))
+	}
+	for _, cp := range cachePoints(req) {
+		if cp.Type != "default" {
+			v = append(v, fmt.Sprintf("Value '%s' at 'cachePoint.type' failed to satisfy constraint: "+
+				"Member must satisfy enum value set: [default]", cp.Type))
+		}
+		if cp.TTL != "" && !slices.Contains(bedrock.CacheTTLs, cp.TTL) {
+			v = append(v, fmt.Sprintf("Value '%s' at 'cachePoint.ttl' failed to satisfy constraint: "+
+				"Member must satisfy enum value set: [%s]", cp.TTL, strings.Join(bedrock.CacheTTLs, ", ")))
+		}
 	}
 	if req.ToolConfig != nil && len(req.ToolConfig.Tools) == 0 {
 		v = append(v, "Value '[]' at 'toolConfig.tools' failed to satisfy constraint: "+

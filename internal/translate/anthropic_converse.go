@@ -14,8 +14,8 @@ import (
 
 // A Messages request for a model that is not Claude goes through Converse,
 // so one Anthropic-speaking tool can use any chat model. What only Claude
-// understands (thinking settings, betas, cache points on models without
-// caching, context management) is dropped with a reason; what the model
+// understands (thinking settings, betas, context management) is dropped
+// with a reason, and so are cache points on a model without caching; what the model
 // cannot take at all (images, tools) is refused as chat refuses it.
 
 // ConverseFromMessages translates a Messages request for target's model.
@@ -43,11 +43,15 @@ func ConverseFromMessages(req *anthropic.MessagesRequest, target *ChatTarget) (*
 		}
 		out.System = append(out.System, bedrock.SystemBlock{Text: strPtr(b.Text)})
 		if len(b.CacheControl) > 0 {
-			drop("system.cache_control", "prompt caching is Claude's on this route")
+			cp, err := rawCachePoint(b.CacheControl, fmt.Sprintf("system.%d.cache_control", i))
+			if err != nil {
+				return nil, err
+			}
+			out.System = append(out.System, bedrock.SystemBlock{CachePoint: cp})
 		}
 	}
 	for i, m := range msgs {
-		blocks, err := converseBlocks(m.Content, fmt.Sprintf("messages.%d.content", i), drop)
+		blocks, err := converseBlocks(m.Content, fmt.Sprintf("messages.%d.content", i))
 		if err != nil {
 			return nil, err
 		}
@@ -72,6 +76,13 @@ func ConverseFromMessages(req *anthropic.MessagesRequest, target *ChatTarget) (*
 				schema = json.RawMessage(`{"type":"object"}`)
 			}
 			cfg.Tools = append(cfg.Tools, bedrock.Tool{ToolSpec: &bedrock.ToolSpec{Name: t.Name, Description: t.Description, InputSchema: bedrock.ToolInputSchema{JSON: schema}}})
+			if len(t.CacheControl) > 0 {
+				cp, err := rawCachePoint(t.CacheControl, fmt.Sprintf("tools.%d.cache_control", i))
+				if err != nil {
+					return nil, err
+				}
+				cfg.Tools = append(cfg.Tools, bedrock.Tool{CachePoint: cp})
+			}
 		}
 		if tc := req.ToolChoice; tc != nil {
 			switch tc.Type {
@@ -98,6 +109,7 @@ func ConverseFromMessages(req *anthropic.MessagesRequest, target *ChatTarget) (*
 	if err := checkMedia(out.Messages, caps, target.Model); err != nil {
 		return nil, err
 	}
+	call.Dropped = append(call.Dropped, fitCachePoints(out, target.Model)...)
 	if len(out.System) > 0 && !caps.System {
 		call.Dropped = append(call.Dropped, mergeSystemIntoFirstUserTurn(out)...)
 	}
@@ -135,7 +147,7 @@ func ConverseFromMessages(req *anthropic.MessagesRequest, target *ChatTarget) (*
 }
 
 // converseBlocks translates one turn's content.
-func converseBlocks(content anthropic.Content, field string, drop func(string, string)) ([]bedrock.ContentBlock, error) {
+func converseBlocks(content anthropic.Content, field string) ([]bedrock.ContentBlock, error) {
 	var out []bedrock.ContentBlock
 	for j, b := range content {
 		f := fmt.Sprintf("%s.%d", field, j)
@@ -201,10 +213,23 @@ func converseBlocks(content anthropic.Content, field string, drop func(string, s
 			return nil, openai.InvalidRequest("messages", "%s: content blocks of type %q cannot go to Bedrock's Converse API", f, b.Type)
 		}
 		if len(b.CacheControl) > 0 {
-			drop(f+".cache_control", "prompt caching is Claude's on this route")
+			cp, err := rawCachePoint(b.CacheControl, f+".cache_control")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, bedrock.ContentBlock{CachePoint: cp})
 		}
 	}
 	return out, nil
+}
+
+// rawCachePoint reads a Messages block's cache_control as a cache point.
+func rawCachePoint(raw json.RawMessage, field string) (*bedrock.CachePointBlock, error) {
+	var cc openai.CacheControl
+	if err := json.Unmarshal(raw, &cc); err != nil {
+		return nil, openai.InvalidRequest(field, "%s: must be an object such as {\"type\": \"ephemeral\"}", field)
+	}
+	return cachePointFor(&cc, field)
 }
 
 func converseImage(src *anthropic.Source, field string) (*bedrock.ImageBlock, error) {

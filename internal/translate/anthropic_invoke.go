@@ -172,6 +172,9 @@ func InvokeFromMessages(req *anthropic.MessagesRequest, betas []string, target *
 		delete(body, "context_management")
 	}
 
+	if err := fitInvokeCacheControl(body, model, drop); err != nil {
+		return nil, err
+	}
 	applyMessagesDefaults(body, target)
 
 	all := betas

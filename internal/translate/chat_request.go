@@ -32,6 +32,7 @@ type ChatTarget struct {
 	guardrail        *bedrock.GuardrailConfig
 	serviceTier      *bedrock.ServiceTier       // litellm_params.service_tier
 	performance      *bedrock.PerformanceConfig // litellm_params.performanceConfig
+	cacheInjections  []cacheInjection           // litellm_params.cache_control_injection_points
 }
 
 // inferenceParams are the config/request keys that map to Converse's
@@ -46,6 +47,7 @@ var inferenceParams = map[string]bool{
 var gatewayParams = map[string]bool{
 	guardrailParam: true, "drop_params": true, "fallbacks": true, "num_retries": true, "timeout": true,
 	"stream_timeout": true, "context_window_fallbacks": true, "mock_testing_fallbacks": true,
+	injectionParam: true,
 }
 
 // NewChatTarget validates a deployment's default parameters (litellm_params
@@ -64,6 +66,18 @@ func NewChatTarget(model string, defaults map[string]any, dropParams bool) (*Cha
 				return nil, err
 			}
 			t.guardrail = g
+			continue
+		}
+		if k == injectionParam {
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			points, fe := cacheInjectionsFrom(raw)
+			if fe != nil {
+				return nil, fe
+			}
+			t.cacheInjections = points
 			continue
 		}
 		if k == serviceTierParam || k == performanceParam {
@@ -219,6 +233,15 @@ func ConverseFromChat(req *openai.ChatRequest, target *ChatTarget) (*ConverseCal
 	if err != nil {
 		return nil, err
 	}
+	injections, err := requestInjections(req, target)
+	if err != nil {
+		return nil, err
+	}
+	msgs, toolMark, notInjected := injectCacheControl(req.Messages, injections)
+	dropped = append(dropped, notInjected...)
+	if toolMark != nil {
+		plan.markTools(toolMark)
+	}
 	out.ToolConfig = plan.config
 	caps := target.Caps
 	if plan.config != nil && !caps.Tools {
@@ -228,17 +251,18 @@ func ConverseFromChat(req *openai.ChatRequest, target *ChatTarget) (*ConverseCal
 		}
 		return nil, openai.InvalidRequest(param, "Bedrock model %s does not support tool use on Converse, which %s needs", target.Model, param)
 	}
-	if !plan.offered && historyHasTools(req.Messages) {
+	if !plan.offered && historyHasTools(msgs) {
 		switch {
 		case !caps.Tools:
 			dropped = append(dropped, Dropped{"messages", "Bedrock model " + target.Model + " has no tool use here: the tool calls and results of the history were sent as text"})
-		case plan.declareHistoryTools(req.Messages):
+		case plan.declareHistoryTools(msgs):
 			out.ToolConfig = plan.config
 		}
 	}
-	if err := convertMessages(req.Messages, out, plan.config != nil); err != nil {
+	if err := convertMessages(msgs, out, plan.config != nil); err != nil {
 		return nil, err
 	}
+	dropped = append(dropped, fitCachePoints(out, target.Model)...)
 	if err := checkMedia(out.Messages, caps, target.Model); err != nil {
 		return nil, err
 	}
@@ -417,7 +441,11 @@ func convertMessages(msgs []openai.Message, out *bedrock.ConverseRequest, toolsD
 			if err != nil {
 				return err
 			}
-			appendBlocks("user", []bedrock.ContentBlock{block})
+			blocks, err := toolResultCachePoint([]bedrock.ContentBlock{block}, m, field)
+			if err != nil {
+				return err
+			}
+			appendBlocks("user", blocks)
 		case "":
 			return openai.InvalidRequest(field+".role", "%s: role is required", field)
 		default:
@@ -432,8 +460,6 @@ func convertMessages(msgs []openai.Message, out *bedrock.ConverseRequest, toolsD
 }
 
 func textBlock(s string) bedrock.ContentBlock { return bedrock.ContentBlock{Text: &s} }
-
-var cachePoint = &bedrock.CachePointBlock{Type: "default"}
 
 func systemBlocks(m openai.Message, field string) ([]bedrock.SystemBlock, error) {
 	var blocks []bedrock.SystemBlock
@@ -456,11 +482,19 @@ func systemBlocks(m openai.Message, field string) ([]bedrock.SystemBlock, error)
 		text := p.Text
 		blocks = append(blocks, bedrock.SystemBlock{Text: &text})
 		if p.CacheControl != nil {
-			blocks = append(blocks, bedrock.SystemBlock{CachePoint: cachePoint})
+			cp, err := cachePointFor(p.CacheControl, fmt.Sprintf("%s.content[%d].cache_control", field, j))
+			if err != nil {
+				return nil, err
+			}
+			blocks = append(blocks, bedrock.SystemBlock{CachePoint: cp})
 		}
 	}
 	if m.CacheControl != nil && len(blocks) > 0 {
-		blocks = append(blocks, bedrock.SystemBlock{CachePoint: cachePoint})
+		cp, err := cachePointFor(m.CacheControl, field+".cache_control")
+		if err != nil {
+			return nil, err
+		}
+		blocks = append(blocks, bedrock.SystemBlock{CachePoint: cp})
 	}
 	return blocks, nil
 }
@@ -484,16 +518,17 @@ func userBlocks(m openai.Message, field string) ([]bedrock.ContentBlock, error) 
 		}
 		blocks = append(blocks, *block)
 		if p.CacheControl != nil {
-			blocks = append(blocks, bedrock.ContentBlock{CachePoint: cachePoint})
+			cp, err := cachePointFor(p.CacheControl, partField+".cache_control")
+			if err != nil {
+				return nil, err
+			}
+			blocks = append(blocks, bedrock.ContentBlock{CachePoint: cp})
 		}
 	}
 	if len(blocks) == 0 {
 		return nil, openai.InvalidRequest(field+".content", "%s: content must not be empty", field)
 	}
-	if m.CacheControl != nil {
-		blocks = append(blocks, bedrock.ContentBlock{CachePoint: cachePoint})
-	}
-	return blocks, nil
+	return withMessageCachePoint(blocks, m, field)
 }
 
 // missingText is the error for a text part that has no text.
@@ -574,7 +609,11 @@ func assistantBlocks(m openai.Message, field string, toolsDeclared bool) ([]bedr
 		if strings.TrimSpace(text) != "" {
 			blocks = append(blocks, textBlock(text))
 			if p.CacheControl != nil {
-				blocks = append(blocks, bedrock.ContentBlock{CachePoint: cachePoint})
+				cp, err := cachePointFor(p.CacheControl, fmt.Sprintf("%s.content[%d].cache_control", field, j))
+				if err != nil {
+					return nil, err
+				}
+				blocks = append(blocks, bedrock.ContentBlock{CachePoint: cp})
 			}
 		}
 	}
@@ -600,10 +639,23 @@ func assistantBlocks(m openai.Message, field string, toolsDeclared bool) ([]bedr
 		}
 		blocks = append(blocks, bedrock.ContentBlock{ToolUse: &bedrock.ToolUseBlock{ToolUseID: tc.ID, Name: tc.Function.Name, Input: input}})
 	}
-	if m.CacheControl != nil && len(blocks) > 0 {
-		blocks = append(blocks, bedrock.ContentBlock{CachePoint: cachePoint})
+	if len(blocks) == 0 {
+		return nil, nil
 	}
-	return blocks, nil
+	return withMessageCachePoint(blocks, m, field)
+}
+
+// withMessageCachePoint appends the cache point a message-level
+// cache_control asks for (LiteLLM's mark on string content).
+func withMessageCachePoint(blocks []bedrock.ContentBlock, m openai.Message, field string) ([]bedrock.ContentBlock, error) {
+	if m.CacheControl == nil {
+		return blocks, nil
+	}
+	cp, err := cachePointFor(m.CacheControl, field+".cache_control")
+	if err != nil {
+		return nil, err
+	}
+	return append(blocks, bedrock.ContentBlock{CachePoint: cp}), nil
 }
 
 // legacyCallID gives a legacy function_call (which has no id) the id its
@@ -664,6 +716,33 @@ func toolResultBlock(m openai.Message, field string, toolsDeclared bool) (bedroc
 		content = []bedrock.ToolResultContent{{Text: &text}}
 	}
 	return bedrock.ContentBlock{ToolResult: &bedrock.ToolResultBlock{ToolUseID: id, Content: content}}, nil
+}
+
+// toolResultCachePoint appends one cache point after a tool result whose
+// message or parts carry cache_control: the parts become one result.
+func toolResultCachePoint(blocks []bedrock.ContentBlock, m openai.Message, field string) ([]bedrock.ContentBlock, error) {
+	var mark *bedrock.CachePointBlock
+	for j, p := range m.Content.Parts {
+		if p.CacheControl == nil {
+			continue
+		}
+		cp, err := cachePointFor(p.CacheControl, fmt.Sprintf("%s.content[%d].cache_control", field, j))
+		if err != nil {
+			return nil, err
+		}
+		mark = cp
+	}
+	if m.CacheControl != nil {
+		cp, err := cachePointFor(m.CacheControl, field+".cache_control")
+		if err != nil {
+			return nil, err
+		}
+		mark = cp
+	}
+	if mark != nil {
+		blocks = append(blocks, bedrock.ContentBlock{CachePoint: mark})
+	}
+	return blocks, nil
 }
 
 func strPtr(s string) *string { return &s }

@@ -30,6 +30,23 @@ type toolPlan struct {
 	withheld []string
 }
 
+// markTools puts a cache point after the client's tools (before the
+// structured-output tool, which follows them), unless one is there.
+func (p *toolPlan) markTools(cc *openai.CacheControl) {
+	if p.config == nil || !p.offered {
+		return
+	}
+	end := len(p.config.Tools)
+	if p.jsonTool != "" {
+		end--
+	}
+	if end == 0 || p.config.Tools[end-1].CachePoint != nil {
+		return
+	}
+	mark := bedrock.Tool{CachePoint: &bedrock.CachePointBlock{Type: "default", TTL: cc.TTL}}
+	p.config.Tools = slices.Insert(p.config.Tools, end, mark)
+}
+
 // historyToolDescription tells the model why a tool it used earlier is
 // declared but must not be called now.
 const historyToolDescription = "Used earlier in this conversation; not available in this turn: do not call it."
@@ -108,7 +125,7 @@ func toolConfigFromChat(req *openai.ChatRequest) (toolPlan, error) {
 	var plan toolPlan
 	tools := make([]bedrock.Tool, 0, len(req.Tools)+len(req.Functions)+1)
 	names := make(map[string]bool, len(req.Tools))
-	addTool := func(fn openai.Function, field string, cache bool) error {
+	addTool := func(fn openai.Function, field string, cache *openai.CacheControl) error {
 		if fn.Name == "" {
 			return openai.InvalidRequest(field+".name", "%s: name is required", field)
 		}
@@ -125,8 +142,12 @@ func toolConfigFromChat(req *openai.ChatRequest) (toolPlan, error) {
 		tools = append(tools, bedrock.Tool{ToolSpec: &bedrock.ToolSpec{
 			Name: fn.Name, Description: fn.Description, InputSchema: bedrock.ToolInputSchema{JSON: schema},
 		}})
-		if cache {
-			tools = append(tools, bedrock.Tool{CachePoint: cachePoint})
+		if cache != nil {
+			cp, err := cachePointFor(cache, strings.TrimSuffix(field, ".function")+".cache_control")
+			if err != nil {
+				return err
+			}
+			tools = append(tools, bedrock.Tool{CachePoint: cp})
 		}
 		return nil
 	}
@@ -135,12 +156,12 @@ func toolConfigFromChat(req *openai.ChatRequest) (toolPlan, error) {
 		if t.Type != "" && t.Type != "function" {
 			return plan, openai.InvalidRequest(field+".type", "%s: tool type %q is not supported; only function tools are", field, t.Type)
 		}
-		if err := addTool(t.Function, field+".function", t.CacheControl != nil); err != nil {
+		if err := addTool(t.Function, field+".function", t.CacheControl); err != nil {
 			return plan, err
 		}
 	}
 	for i, fn := range req.Functions {
-		if err := addTool(fn, fmt.Sprintf("functions[%d]", i), false); err != nil {
+		if err := addTool(fn, fmt.Sprintf("functions[%d]", i), nil); err != nil {
 			return plan, err
 		}
 	}
