@@ -71,6 +71,15 @@ func TestAPIKeyOnEveryOperation(t *testing.T) {
 				}
 			}
 		},
+		"Rerank": func(c *bedrock.Client) error {
+			_, err := c.Rerank(ctx, &bedrock.RerankRequest{
+				Queries: []bedrock.RerankQuery{{Type: bedrock.RerankQueryText, TextQuery: bedrock.RerankText{Text: "q"}}},
+				RerankingConfiguration: bedrock.RerankingConfiguration{Type: bedrock.RerankingBedrockModel,
+					BedrockRerankingConfiguration: bedrock.BedrockRerankingConfiguration{ModelConfiguration: bedrock.RerankModelConfiguration{ModelArn: c.FoundationModelARN("amazon.rerank-v1:0")}}},
+				Sources: []bedrock.RerankSource{{Type: bedrock.RerankSourceInline, InlineDocumentSource: bedrock.RerankDocument{Type: bedrock.RerankDocumentText, TextDocument: &bedrock.RerankText{Text: "a"}}}},
+			})
+			return err
+		},
 		"CountTokens": func(c *bedrock.Client) error {
 			_, err := c.CountTokens(ctx, stsModel, &bedrock.CountTokensRequest{Input: bedrock.CountTokensInput{InvokeModel: &bedrock.InvokeModelTokens{Body: invokeBody}}})
 			return err

@@ -26,9 +26,12 @@ const signingName = "bedrock"
 // ClientOptions configures a Client. Build one Client per deployment at
 // startup: it holds the credentials cache and the signer.
 type ClientOptions struct {
-	Region      string
-	Endpoint    string // default https://bedrock-runtime.<region>.amazonaws.com
-	Credentials aws.CredentialsProvider
+	Region   string
+	Endpoint string // default https://bedrock-runtime.<region>.amazonaws.com
+	// AgentEndpoint is where Rerank calls go; default: Endpoint with
+	// bedrock-runtime in its host changed to bedrock-agent-runtime.
+	AgentEndpoint string
+	Credentials   aws.CredentialsProvider
 	// APIKey, if set, is a Bedrock API key sent as "Authorization: Bearer"
 	// on every call instead of a SigV4 signature; Credentials is then unused.
 	APIKey     string
@@ -39,14 +42,16 @@ type ClientOptions struct {
 // Client calls the Bedrock runtime API for one deployment.
 type Client struct {
 	endpoint string
-	region   string
-	creds    aws.CredentialsProvider // nil when apiKey is set
-	apiKey   *apiKey                 // nil when signing with creds
-	signer   *v4.Signer
-	http     *http.Client
-	now      func() time.Time
-	answers  sync.Pool // *bytes.Buffer for Converse answers
-	urls     sync.Map  // callKey -> *url.URL, parsed once
+	// agentEndpoint is the Bedrock agent runtime's base URL, for Rerank.
+	agentEndpoint string
+	region        string
+	creds         aws.CredentialsProvider // nil when apiKey is set
+	apiKey        *apiKey                 // nil when signing with creds
+	signer        *v4.Signer
+	http          *http.Client
+	now           func() time.Time
+	answers       sync.Pool // *bytes.Buffer for Converse answers
+	urls          sync.Map  // callKey -> *url.URL, parsed once
 }
 
 // NewClient checks the options and builds a client.
@@ -84,14 +89,22 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if opts.APIKey != "" {
 		creds, key = nil, &apiKey{opts.APIKey}
 	}
+	endpoint = strings.TrimRight(endpoint, "/")
+	agent := strings.TrimRight(opts.AgentEndpoint, "/")
+	if agent == "" {
+		agent = agentEndpointFor(endpoint)
+	} else if u, err := url.Parse(agent); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("bedrock agent runtime endpoint %q is not an http(s) URL", opts.AgentEndpoint)
+	}
 	return &Client{
-		endpoint: strings.TrimRight(endpoint, "/"),
-		region:   opts.Region,
-		creds:    creds,
-		apiKey:   key,
-		signer:   v4.NewSigner(), // caches the derived signing key per day, region and service
-		http:     hc,
-		now:      now,
+		endpoint:      endpoint,
+		agentEndpoint: agent,
+		region:        opts.Region,
+		creds:         creds,
+		apiKey:        key,
+		signer:        v4.NewSigner(), // caches the derived signing key per day, region and service
+		http:          hc,
+		now:           now,
 	}, nil
 }
 
@@ -140,7 +153,22 @@ func escapePath(s string) string {
 // do signs and sends one call to /model/{modelID}/{operation}. A non-2xx
 // answer comes back as *APIError; the caller owns the body of a 2xx.
 func (c *Client) do(ctx context.Context, modelID, operation, accept string, body []byte) (*http.Response, error) {
-	req, err := c.signedRequest(ctx, modelID, operation, accept, body)
+	return c.doWith(ctx, modelID, operation, accept, body, nil)
+}
+
+// doWith is do with extra request headers, which are signed with the rest.
+func (c *Client) doWith(ctx context.Context, modelID, operation, accept string, body []byte, header http.Header) (*http.Response, error) {
+	u, err := c.callURL(modelID, operation)
+	if err != nil {
+		return nil, err
+	}
+	return c.send(ctx, u, accept, body, header)
+}
+
+// send signs and sends one POST to u. A non-2xx answer comes back as
+// *APIError; the caller owns the body of a 2xx.
+func (c *Client) send(ctx context.Context, u url.URL, accept string, body []byte, header http.Header) (*http.Response, error) {
+	req, err := c.signedRequest(ctx, u, accept, body, header)
 	if err != nil {
 		return nil, err
 	}
@@ -155,18 +183,17 @@ func (c *Client) do(ctx context.Context, modelID, operation, accept string, body
 	return resp, nil
 }
 
-// signedRequest builds the call to /model/{modelID}/{operation} and signs
-// it with SigV4, the body hashed once.
-func (c *Client) signedRequest(ctx context.Context, modelID, operation, accept string, body []byte) (*http.Request, error) {
-	u, err := c.callURL(modelID, operation)
-	if err != nil {
-		return nil, err
-	}
+// signedRequest builds a POST to u and signs it with SigV4, the body
+// hashed once.
+func (c *Client) signedRequest(ctx context.Context, u url.URL, accept string, body []byte, header http.Header) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("bedrock: build request: %w", err)
 	}
 	req.URL, req.Host = &u, u.Host
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", accept)
 	if err := c.authorize(ctx, req, body); err != nil {

@@ -23,7 +23,11 @@ func BenchmarkSignRequest(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.signedRequest(ctx, "anthropic.claude-3-5-sonnet-20240620-v1:0", "converse", "application/json", body); err != nil {
+		u, err := c.callURL("anthropic.claude-3-5-sonnet-20240620-v1:0", "converse")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.signedRequest(ctx, u, "application/json", body, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
