@@ -63,8 +63,8 @@ func DemoKeys() map[string]Key {
 
 // Call is one request the emulator received, whether it was answered or rejected.
 type Call struct {
-	Operation   string                   `json:"operation"` // Converse | ConverseStream; empty for unknown paths
-	ModelID     string                   `json:"model_id"`  // decoded from the path
+	Operation   string                   `json:"operation"` // Converse | ConverseStream | InvokeModel | ... | Rerank; empty for unknown paths
+	ModelID     string                   `json:"model_id"`  // decoded from the path; Rerank's modelArn
 	RawPath     string                   `json:"raw_path"`  // the path as it arrived, still escaped
 	Header      http.Header              `json:"header"`
 	Body        json.RawMessage          `json:"body"` // a JSON string holding the raw text if the body was not JSON
@@ -215,6 +215,9 @@ func (e *Emulator) serve(x *exchange) error {
 // would be indistinguishable from a path separator after decoding.
 func route(method, rawPath string) (operation, string, error) {
 	notFound := newAPIError("UnknownOperationException", "")
+	if method == http.MethodPost && rawPath == rerankPath {
+		return operation{name: "Rerank", serve: (*Emulator).serveRerank}, "", nil
+	}
 	if method != http.MethodPost || !strings.HasPrefix(rawPath, modelPathPrefix) {
 		return operation{}, "", notFound
 	}
