@@ -435,11 +435,14 @@ func buildDeployment(ctx context.Context, cfg *config.Config, m config.Model, id
 		return nil, false, fmt.Errorf("%s: %w", where, err)
 	}
 	client, err := bedrock.NewClient(bedrock.ClientOptions{
-		Region:      awsCfg.Region,
-		Endpoint:    runtimeEndpoint(m.AWS.RuntimeEndpoint, awsCfg),
-		Credentials: awsCfg.Credentials,
-		APIKey:      auth.APIKey,
-		HTTPClient:  httpClient,
+		Region:   awsCfg.Region,
+		Endpoint: runtimeEndpoint(m.AWS.RuntimeEndpoint, awsCfg),
+		// Rerank goes to the agent runtime beside the runtime endpoint,
+		// unless the AWS SDKs' variable for it says otherwise.
+		AgentEndpoint: agentEndpoint(m.AWS.RuntimeEndpoint),
+		Credentials:   awsCfg.Credentials,
+		APIKey:        auth.APIKey,
+		HTTPClient:    httpClient,
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", where, err)
@@ -478,6 +481,7 @@ func buildDeployment(ctx context.Context, cfg *config.Config, m config.Model, id
 		Invoke:     targets.Invoke,
 		Embed:      targets.Embed,
 		Image:      targets.Image,
+		Rerank:     targets.Rerank,
 		Price:      price,
 	}
 	return d, priced, nil
@@ -496,6 +500,15 @@ func unservedNames(list []config.Unserved) map[string]string {
 		}
 	}
 	return out
+}
+
+// agentEndpoint is AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME for a model with
+// no runtime endpoint of its own; "" lets the client derive it.
+func agentEndpoint(configured string) string {
+	if configured != "" {
+		return ""
+	}
+	return os.Getenv("AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME")
 }
 
 // runtimeEndpoint picks the Bedrock runtime endpoint the way the AWS SDKs

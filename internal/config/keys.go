@@ -134,6 +134,7 @@ var modelKeys = map[string]modelKey{
 	"cache_creation_input_token_cost": {kindNonNegative, setPrice("cache_creation_input_token_cost")},
 	"input_cost_per_image":            {kindNonNegative, setPrice("input_cost_per_image")},
 	"output_cost_per_image":           {kindNonNegative, setPrice("output_cost_per_image")},
+	"input_cost_per_query":            {kindNonNegative, setPrice("input_cost_per_query")},
 
 	"drop_params": {kindBool, func(m *Model, v any) { b := v.(bool); m.Deployment.DropParams = &b }},
 	"additional_drop_params": {kindNames, func(m *Model, v any) {

@@ -18,7 +18,7 @@ func (d *Deployment) Serves(api translate.API) error {
 	if served == api {
 		return nil
 	}
-	kinds := map[translate.API]string{translate.APIChat: "a chat", translate.APIEmbeddings: "an embedding", translate.APIImages: "an image-generation"}
+	kinds := map[translate.API]string{translate.APIChat: "a chat", translate.APIEmbeddings: "an embedding", translate.APIImages: "an image-generation", translate.APIRerank: "a rerank"}
 	return &openai.Error{Status: http.StatusBadRequest, Type: openai.TypeInvalidRequest, Param: "model", Code: "wrong_endpoint",
 		Message: "model " + d.Name + " (" + d.BaseModel + ") is " + kinds[served] + " model: it serves POST " + served.Path() +
 			", not " + api.Path()}

@@ -36,6 +36,7 @@ type Deployment struct {
 	Invoke    *translate.InvokeTarget // chat through InvokeModel; nil on Converse
 	Embed     *translate.EmbedTarget  // set for embedding models
 	Image     *translate.ImageTarget  // set for image-generation models
+	Rerank    *translate.RerankTarget // set for rerank models
 	Policy    Policy
 	Price     spend.Price // what a call costs; zero for a model without a known price
 	// DropParams (additional_drop_params) are request parameters never

@@ -54,7 +54,7 @@ func (s *Server) readiness(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
 	return &openai.Error{Status: http.StatusNotFound, Type: openai.TypeNotFound, Code: "not_found",
-		Message: "no route for " + r.Method + " " + r.URL.Path + "; Strata serves /chat/completions, /embeddings, /images/generations and /models (also under /v1), /v1/messages, /health and /metrics"}
+		Message: "no route for " + r.Method + " " + r.URL.Path + "; Strata serves /chat/completions, /embeddings, /images/generations and /models (also under /v1), /rerank (also under /v1 and /v2), /v1/messages, /health and /metrics"}
 }
 
 func methodNotAllowed(allow string) handlerFunc {

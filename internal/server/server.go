@@ -183,6 +183,10 @@ func (s *Server) routes() {
 		mux.Handle("GET "+prefix+"/models", s.handle(s.listModels))
 		mux.Handle("GET "+prefix+"/models/{model...}", s.handle(s.getModel))
 	}
+	for _, path := range []string{"/rerank", "/v1/rerank", "/v2/rerank"} {
+		mux.Handle("POST "+path, s.handle(s.rerank))
+		mux.Handle(path, s.handle(methodNotAllowed("POST")))
+	}
 	mux.Handle("POST /v1/messages", s.handleAnthropic(s.messages))
 	mux.Handle("POST /v1/messages/count_tokens", s.handleAnthropic(s.countTokens))
 	mux.Handle("/v1/messages", s.handleAnthropic(methodNotAllowed("POST")))
@@ -298,7 +302,7 @@ type requestRecord struct {
 	usage      router.Usage
 
 	// For accounting: who asked, what it cost.
-	callType   string // "chat", "embeddings", "images"
+	callType   string // "chat", "embeddings", "images", "rerank"
 	stream     bool
 	endUser    string
 	caller     Caller

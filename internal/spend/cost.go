@@ -17,6 +17,7 @@ type Usage struct {
 	CacheWriteTokens int // of InputTokens, written to the prompt cache
 	InputImages      int // images given to an embedding model
 	OutputImages     int // images made
+	Queries          int // rerank queries (search units) billed
 }
 
 // Cost is the price of u in US dollars. Cache tokens are billed at the
@@ -35,7 +36,8 @@ func (p Price) Cost(u Usage) float64 {
 		float64(u.CacheWriteTokens)*cacheWrite +
 		float64(u.OutputTokens)*p.OutputPerToken +
 		float64(u.InputImages)*p.InputPerImage +
-		float64(u.OutputImages)*p.OutputPerImage
+		float64(u.OutputImages)*p.OutputPerImage +
+		float64(u.Queries)*p.PerQuery
 }
 
 // OverrideKeys are LiteLLM's price keys, accepted in a deployment's
@@ -47,6 +49,7 @@ var OverrideKeys = map[string]func(p *Price, v float64){
 	"cache_creation_input_token_cost": func(p *Price, v float64) { p.CacheWritePerToken = v },
 	"input_cost_per_image":            func(p *Price, v float64) { p.InputPerImage = v },
 	"output_cost_per_image":           func(p *Price, v float64) { p.OutputPerImage = v },
+	"input_cost_per_query":            func(p *Price, v float64) { p.PerQuery = v },
 }
 
 // WithOverrides applies LiteLLM price keys to base. model_info is read

@@ -13,6 +13,7 @@ type Price struct {
 	CacheWritePerToken float64 // cache_creation_input_token_cost; input price when zero
 	InputPerImage      float64 // input_cost_per_image: an image given to an embedding model
 	OutputPerImage     float64 // output_cost_per_image: an image made
+	PerQuery           float64 // input_cost_per_query: a rerank query of up to 100 documents
 	// GeoMarkup is the share added for geographic cross-region inference
 	// profiles (us., eu., jp., au., ...): Bedrock bills those 10% over the
 	// model's own price for models released from late 2025 on. Global
@@ -99,6 +100,10 @@ var priceTable = []priceRow{
 	{"amazon.nova-2-multimodal-embeddings", Price{InputPerToken: perMillion(0.135), InputPerImage: 0.00006}},
 	{"amazon.titan-image-generator", Price{OutputPerImage: 0.008}}, // v1 and v2: a standard 512x512 image
 	{"amazon.nova-canvas", Price{OutputPerImage: 0.06}},            // a 1024x1024 premium image
+	// [AWS] Amazon Rerank 1.0: $1.00 per 1,000 queries, a query being up to
+	// 100 documents (350 documents are 4 queries); LiteLLM's
+	// input_cost_per_query for it is the same $0.001.
+	{"amazon.rerank", Price{PerQuery: 0.001}},
 
 	// AI21. [LiteLLM].
 	{"ai21.j2-mid", tokens(12.50, 12.50)},
@@ -141,6 +146,7 @@ var priceTable = []priceRow{
 	{"cohere.embed-english-v3", tokens(0.10, 0)},
 	{"cohere.embed-multilingual-v3", tokens(0.10, 0)},
 	{"cohere.embed-v4", tokens(0.12, 0)},
+	{"cohere.rerank-v3-5", Price{PerQuery: 0.002}}, // $2.00 per 1,000 queries of up to 100 documents
 
 	// DeepSeek. [AWS].
 	{"deepseek.r1", tokens(1.35, 5.40)},
@@ -194,5 +200,6 @@ func (p Price) scaled(f float64) Price {
 		InputPerToken: p.InputPerToken * f, OutputPerToken: p.OutputPerToken * f,
 		CacheReadPerToken: p.CacheReadPerToken * f, CacheWritePerToken: p.CacheWritePerToken * f,
 		InputPerImage: p.InputPerImage * f, OutputPerImage: p.OutputPerImage * f,
+		PerQuery: p.PerQuery * f,
 	}
 }

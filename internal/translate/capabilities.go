@@ -125,6 +125,7 @@ const (
 	APIChat       API = "chat"
 	APIEmbeddings API = "embeddings"
 	APIImages     API = "images"
+	APIRerank     API = "rerank"
 )
 
 // Path is the endpoint's path, for messages that tell a client where to go.
@@ -134,6 +135,8 @@ func (a API) Path() string {
 		return "/v1/embeddings"
 	case APIImages:
 		return "/v1/images/generations"
+	case APIRerank:
+		return "/v1/rerank"
 	}
 	return "/v1/chat/completions"
 }
@@ -195,6 +198,7 @@ var modelFamilies = []prefixRow[Family]{
 	{"amazon.titan-embed-text-v2", Family{Name: "Amazon Titan Text Embeddings V2", API: APIEmbeddings, Native: NativeTitanEmbedV2}},
 	{"amazon.titan-embed-image", Family{Name: "Amazon Titan Multimodal Embeddings", API: APIEmbeddings, Native: NativeTitanEmbedImage}},
 	{"amazon.nova-2-multimodal-embeddings", Family{Name: "Amazon Nova Multimodal Embeddings", API: APIEmbeddings, Native: NativeNovaEmbed}},
+	{"amazon.rerank", Family{Name: "Amazon Rerank", API: APIRerank}},
 	{"amazon.titan-image-generator", Family{Name: "Amazon Titan Image Generator", API: APIImages, Native: NativeTitanImage}},
 	{"amazon.nova-canvas", Family{Name: "Amazon Nova Canvas", API: APIImages, Native: NativeNovaCanvas}},
 	{"amazon.titan-text", Family{Name: "Amazon Titan Text", API: APIChat, Converse: true, Native: NativeTitanText, NativeStream: true}},
@@ -203,6 +207,7 @@ var modelFamilies = []prefixRow[Family]{
 
 	{"anthropic.", Family{Name: "Anthropic Claude", API: APIChat, Converse: true, Native: NativeAnthropic, NativeStream: true}},
 
+	{"cohere.rerank", Family{Name: "Cohere Rerank", API: APIRerank}},
 	{"cohere.embed-v4", Family{Name: "Cohere Embed v4", API: APIEmbeddings, Native: NativeCohereEmbedV4}},
 	{"cohere.embed", Family{Name: "Cohere Embed v3", API: APIEmbeddings, Native: NativeCohereEmbedV3}},
 	{"cohere.command-text", Family{Name: "Cohere Command", API: APIChat, Native: NativeCohereCommand, NativeStream: true}},
@@ -247,6 +252,9 @@ func FamilyOf(model string) (f Family, known bool) {
 const (
 	RouteConverse = "converse"
 	RouteInvoke   = "invoke"
+	// RouteRerank is the agent runtime's Rerank operation, the only way
+	// Bedrock serves its rerank models.
+	RouteRerank = "rerank"
 )
 
 // Route decides how a deployment of model reaches Bedrock, honouring the
@@ -258,6 +266,12 @@ func Route(model, forced string) (f Family, route, warning string, err error) {
 	if !known {
 		provider, _, _ := strings.Cut(baseModelID(model), ".")
 		warning = fmt.Sprintf("Strata does not know the Bedrock provider %q of model %s; serving it as chat through the Converse API", provider, model)
+	}
+	if f.API == APIRerank {
+		if forced != "" {
+			return f, "", warning, fmt.Errorf("%s (%s) is a rerank model, which Bedrock serves only through its Rerank operation; write bedrock/%s", model, f.Name, model)
+		}
+		return f, RouteRerank, warning, nil
 	}
 	if f.API != APIChat {
 		switch {

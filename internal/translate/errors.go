@@ -30,6 +30,8 @@ var bedrockErrors = map[string]struct {
 	"ModelStreamErrorException":           {424, openai.TypeAPI, "model_stream_error"},
 	"ConflictException":                   {409, openai.TypeInvalidRequest, "conflict"},
 	"ServiceUnavailable":                  {503, openai.TypeUnavailable, "service_unavailable"},
+	"DependencyFailedException":           {424, openai.TypeAPI, "dependency_failed"},
+	"BadGatewayException":                 {502, openai.TypeAPI, "bad_gateway"},
 
 	// STS refusing the credentials a deployment assumes a role with.
 	"SignatureDoesNotMatch":   {401, openai.TypeAuthentication, "invalid_credentials"},

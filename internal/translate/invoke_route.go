@@ -6,11 +6,12 @@ import "fmt"
 // the route it takes to Bedrock, and the target of that route.
 type Targets struct {
 	Family Family
-	Route  string        // RouteConverse or RouteInvoke
+	Route  string        // RouteConverse, RouteInvoke or RouteRerank
 	Chat   *ChatTarget   // chat models, whatever the route
 	Invoke *InvokeTarget // chat through InvokeModel
 	Embed  *EmbedTarget  // embedding models
 	Image  *ImageTarget  // image-generation models
+	Rerank *RerankTarget // rerank models
 }
 
 // NewTargets builds the targets of a deployment of model, with the route
@@ -28,6 +29,8 @@ func NewTargets(model, forcedRoute string, params map[string]any, dropParams boo
 		t.Embed, err = NewEmbedTarget(model, f, params)
 	case APIImages:
 		t.Image, err = NewImageTarget(model, f, params)
+	case APIRerank:
+		t.Rerank = NewRerankTarget(params)
 	default:
 		t.Chat, err = NewChatTarget(model, params, dropParams)
 		if err == nil && route == RouteInvoke {
