@@ -136,6 +136,13 @@ var modelKeys = map[string]modelKey{
 	"output_cost_per_image":           {kindNonNegative, setPrice("output_cost_per_image")},
 	"input_cost_per_query":            {kindNonNegative, setPrice("input_cost_per_query")},
 
+	"input_cost_per_token_flex":            {kindNonNegative, setPrice("input_cost_per_token_flex")},
+	"output_cost_per_token_flex":           {kindNonNegative, setPrice("output_cost_per_token_flex")},
+	"cache_read_input_token_cost_flex":     {kindNonNegative, setPrice("cache_read_input_token_cost_flex")},
+	"input_cost_per_token_priority":        {kindNonNegative, setPrice("input_cost_per_token_priority")},
+	"output_cost_per_token_priority":       {kindNonNegative, setPrice("output_cost_per_token_priority")},
+	"cache_read_input_token_cost_priority": {kindNonNegative, setPrice("cache_read_input_token_cost_priority")},
+
 	"drop_params": {kindBool, func(m *Model, v any) { b := v.(bool); m.Deployment.DropParams = &b }},
 	"additional_drop_params": {kindNames, func(m *Model, v any) {
 		m.Deployment.AdditionalDropParams = v.([]string)

@@ -71,6 +71,13 @@ func (s *Server) settle(ctx context.Context, id string, rec *requestRecord, stat
 	})
 }
 
+// completionSpend is what a whole chat answer used, on the tier it was served.
+func completionSpend(c *openai.ChatCompletion) spend.Usage {
+	u := spendUsageOf(c.Usage)
+	u.ServiceTier = c.ServiceTier
+	return u
+}
+
 // spendUsageOf reads a chat answer's usage, cache tokens included.
 func spendUsageOf(u *openai.Usage) spend.Usage {
 	if u == nil {
@@ -106,6 +113,7 @@ func promptChars(req *openai.ChatRequest) int {
 type streamTally struct {
 	usage       spend.Usage
 	gotUsage    bool
+	tier        string // the service tier Bedrock said it served
 	outputChars int
 	promptChars int
 }
@@ -123,6 +131,9 @@ func (t *streamTally) note(c *openai.ChatChunk) {
 			t.outputChars += len(tc.Function.Name) + len(tc.Function.Arguments)
 		}
 	}
+	if c.ServiceTier != "" {
+		t.tier = c.ServiceTier
+	}
 	if c.Usage != nil {
 		t.usage, t.gotUsage = spendUsageOf(c.Usage), true
 	}
@@ -132,7 +143,9 @@ func (t *streamTally) note(c *openai.ChatChunk) {
 // text when the stream ended before Bedrock gave one.
 func (t *streamTally) final() (u spend.Usage, estimated bool) {
 	if t.gotUsage {
-		return t.usage, false
+		u = t.usage
+		u.ServiceTier = t.tier
+		return u, false
 	}
-	return spend.Usage{InputTokens: estimatedTokens(t.promptChars), OutputTokens: estimatedTokens(t.outputChars)}, true
+	return spend.Usage{InputTokens: estimatedTokens(t.promptChars), OutputTokens: estimatedTokens(t.outputChars), ServiceTier: t.tier}, true
 }

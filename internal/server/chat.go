@@ -76,7 +76,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		usage := usageOf(answer.completion.Usage)
 		rec.usage = usage
 		call.Finish(usage, nil)
-		s.priced(w.Header(), rec, call, spendUsageOf(answer.completion.Usage))
+		s.priced(w.Header(), rec, call, completionSpend(answer.completion))
 		writeJSON(w, http.StatusOK, answer.completion)
 		return nil
 	}

@@ -108,7 +108,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 		usage := usageOf(answer.completion.Usage)
 		rec.usage = usage
 		routed.Finish(usage, nil)
-		s.priced(w.Header(), rec, routed, spendUsageOf(answer.completion.Usage))
+		s.priced(w.Header(), rec, routed, completionSpend(answer.completion))
 		if keep {
 			s.keepResponse(r.Context(), log, owner, &req, call, resp)
 		}

@@ -18,11 +18,16 @@ type Usage struct {
 	InputImages      int // images given to an embedding model
 	OutputImages     int // images made
 	Queries          int // rerank queries (search units) billed
+	// ServiceTier is the tier Bedrock served the request on ("flex",
+	// "priority", "default", "reserved"); "" when it did not say, which is
+	// the standard tier.
+	ServiceTier string
 }
 
 // Cost is the price of u in US dollars. Cache tokens are billed at the
 // cache prices when the model has them, else as plain input.
 func (p Price) Cost(u Usage) float64 {
+	p = p.ForTier(u.ServiceTier)
 	cacheRead, cacheWrite := p.CacheReadPerToken, p.CacheWritePerToken
 	if cacheRead == 0 {
 		cacheRead = p.InputPerToken
@@ -50,6 +55,25 @@ var OverrideKeys = map[string]func(p *Price, v float64){
 	"input_cost_per_image":            func(p *Price, v float64) { p.InputPerImage = v },
 	"output_cost_per_image":           func(p *Price, v float64) { p.OutputPerImage = v },
 	"input_cost_per_query":            func(p *Price, v float64) { p.PerQuery = v },
+
+	"input_cost_per_token_flex":            tierOverride(TierFlex, func(p *Price, v float64) { p.InputPerToken = v }),
+	"output_cost_per_token_flex":           tierOverride(TierFlex, func(p *Price, v float64) { p.OutputPerToken = v }),
+	"cache_read_input_token_cost_flex":     tierOverride(TierFlex, func(p *Price, v float64) { p.CacheReadPerToken = v }),
+	"input_cost_per_token_priority":        tierOverride(TierPriority, func(p *Price, v float64) { p.InputPerToken = v }),
+	"output_cost_per_token_priority":       tierOverride(TierPriority, func(p *Price, v float64) { p.OutputPerToken = v }),
+	"cache_read_input_token_cost_priority": tierOverride(TierPriority, func(p *Price, v float64) { p.CacheReadPerToken = v }),
+}
+
+// tierOverride sets one field of a deployment's own price for a tier.
+func tierOverride(tier string, set func(p *Price, v float64)) func(p *Price, v float64) {
+	return func(p *Price, v float64) {
+		if p.TierPrices == nil {
+			p.TierPrices = map[string]Price{}
+		}
+		t := p.TierPrices[tier]
+		set(&t, v)
+		p.TierPrices[tier] = t
+	}
 }
 
 // WithOverrides applies LiteLLM price keys to base. model_info is read

@@ -78,3 +78,39 @@ func TestWithOverrides(t *testing.T) {
 		t.Errorf("bad model_info price: %v", err)
 	}
 }
+
+// A request is priced for the tier Bedrock served it on: flex at half the
+// standard price, priority at 1.75 times it, default, reserved and an
+// unreported tier at the standard price; a deployment's own tier prices
+// (LiteLLM's *_flex and *_priority keys) win field by field.
+func TestCostByServiceTier(t *testing.T) {
+	p, _ := Lookup("amazon.nova-pro-v1:0")
+	u := Usage{InputTokens: 1_000_000, OutputTokens: 1_000_000}
+	standard := 0.80 + 3.20
+	for tier, want := range map[string]float64{"": standard, "default": standard, "reserved": standard, "flex": standard / 2, "priority": standard * 1.75} {
+		u.ServiceTier = tier
+		if got := p.Cost(u); !near(got, want) {
+			t.Errorf("tier %q costs %v, want %v", tier, got, want)
+		}
+	}
+	if q, _ := Lookup("cohere.rerank-v3-5:0"); !near(q.Cost(Usage{Queries: 3}), 0.006) {
+		t.Errorf("three rerank queries cost %v, want 0.006", q.Cost(Usage{Queries: 3}))
+	}
+
+	own, known, err := WithOverrides(p, true, map[string]any{"input_cost_per_token_flex": 1e-7}, map[string]float64{"output_cost_per_token_priority": 5e-6})
+	if err != nil || !known {
+		t.Fatal(err)
+	}
+	u.ServiceTier = "flex"
+	if got, want := own.Cost(u), 0.1+3.20/2; !near(got, want) {
+		t.Errorf("flex with its own input price costs %v, want %v", got, want)
+	}
+	u.ServiceTier = "priority"
+	if got, want := own.Cost(u), 0.80*1.75+5; !near(got, want) {
+		t.Errorf("priority with its own output price costs %v, want %v", got, want)
+	}
+	u.ServiceTier = ""
+	if got := own.Cost(u); !near(got, standard) {
+		t.Errorf("standard with tier overrides costs %v, want %v", got, standard)
+	}
+}

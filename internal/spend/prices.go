@@ -19,6 +19,44 @@ type Price struct {
 	// model's own price for models released from late 2025 on. Global
 	// profiles (global.) and in-region calls pay the base price.
 	GeoMarkup float64
+	// TierPrices are a deployment's own prices for a service tier
+	// (LiteLLM's *_flex and *_priority keys), by tier. A field left zero
+	// there is the standard price times the tier's factor.
+	TierPrices map[string]Price
+}
+
+// Service tiers priced apart from the standard one.
+const (
+	TierFlex     = "flex"
+	TierPriority = "priority"
+)
+
+// tierFactors scale the standard (on-demand) price for the tier Bedrock
+// served. [AWS]: the pricing page lists, for each model that offers the
+// tiers, Flex at half the standard price and Priority at the standard
+// price plus 75%. "default" and "reserved" (capacity billed by
+// reservation, not by token) keep the standard price.
+var tierFactors = map[string]float64{TierFlex: 0.5, TierPriority: 1.75}
+
+// ForTier is the price of a request Bedrock served on tier: the standard
+// price scaled by the tier's factor, with the deployment's own prices for
+// that tier over it.
+func (p Price) ForTier(tier string) Price {
+	f, ok := tierFactors[tier]
+	if !ok {
+		return p
+	}
+	t := p.scaled(f)
+	if o, ok := p.TierPrices[tier]; ok {
+		for _, field := range []struct{ own, into *float64 }{
+			{&o.InputPerToken, &t.InputPerToken}, {&o.OutputPerToken, &t.OutputPerToken}, {&o.CacheReadPerToken, &t.CacheReadPerToken},
+		} {
+			if *field.own != 0 {
+				*field.into = *field.own
+			}
+		}
+	}
+	return t
 }
 
 // perMillion reads a price as AWS publishes it: dollars per million tokens.
