@@ -18,6 +18,31 @@ type ConverseRequest struct {
 	RequestMetadata                   map[string]string  `json:"requestMetadata,omitempty"`
 	PerformanceConfig                 *PerformanceConfig `json:"performanceConfig,omitempty"`
 	ServiceTier                       *ServiceTier       `json:"serviceTier,omitempty"`
+	OutputConfig                      *OutputConfig      `json:"outputConfig,omitempty"`
+}
+
+// OutputConfig constrains the answer's text: structured output.
+type OutputConfig struct {
+	TextFormat *OutputFormat `json:"textFormat,omitempty"`
+}
+
+// OutputFormat is the format the answer's text must take.
+type OutputFormat struct {
+	Type      string                `json:"type"` // "json_schema"
+	Structure OutputFormatStructure `json:"structure"`
+}
+
+// OutputFormatStructure is a union; only JSONSchema is defined today.
+type OutputFormatStructure struct {
+	JSONSchema *JSONSchemaDefinition `json:"jsonSchema,omitempty"`
+}
+
+// JSONSchemaDefinition carries the schema as a string of JSON, as Bedrock
+// takes it.
+type JSONSchemaDefinition struct {
+	Schema      string `json:"schema"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // Message is one conversation turn. Bedrock requires turns to alternate

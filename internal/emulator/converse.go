@@ -56,6 +56,9 @@ func (e *Emulator) prepareConverse(x *exchange, streaming bool) (bedrock.Convers
 	if s, ok := e.takeScript(x.call.ModelID); ok {
 		return servedAs(completeScripted(s.Response, req), req), streamFault, nil
 	}
+	if req.OutputConfig != nil && req.OutputConfig.TextFormat != nil {
+		return servedAs(schemaAnswer(req), req), streamFault, nil
+	}
 	return servedAs(echoResponse(req), req), streamFault, nil
 }
 

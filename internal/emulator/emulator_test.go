@@ -220,6 +220,15 @@ func TestValidationErrors(t *testing.T) {
 		{"cache point ttl", "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/converse",
 			`{"messages":[{"role":"user","content":[{"text":"a"}]}],"system":[{"text":"s"},{"cachePoint":{"type":"default","ttl":"2h"}}]}`,
 			"1 validation error detected: Value '2h' at 'cachePoint.ttl' failed to satisfy constraint: Member must satisfy enum value set: [5m, 1h]"},
+		{"outputConfig on a model without structured outputs", "",
+			`{"messages":[{"role":"user","content":[{"text":"a"}]}],"outputConfig":{"textFormat":{"type":"json_schema","structure":{"jsonSchema":{"schema":"{\"type\":\"object\"}"}}}}}`,
+			"This model doesn't support the outputConfig.textFormat field. Remove the field and try again."},
+		{"outputConfig schema not JSON", "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/converse",
+			`{"messages":[{"role":"user","content":[{"text":"a"}]}],"outputConfig":{"textFormat":{"type":"json_schema","structure":{"jsonSchema":{"schema":"{type: object"}}}}}`,
+			"The JSON schema in outputConfig.textFormat.structure.jsonSchema.schema is not valid JSON. Correct the schema and try again."},
+		{"outputConfig type", "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/converse",
+			`{"messages":[{"role":"user","content":[{"text":"a"}]}],"outputConfig":{"textFormat":{"type":"xml","structure":{"jsonSchema":{"schema":"{}"}}}}}`,
+			"1 validation error detected: Value 'xml' at 'outputConfig.textFormat.type' failed to satisfy constraint: Member must satisfy enum value set: [json_schema]"},
 	}
 	emu, srv := unsigned(t)
 	for _, tc := range tests {
@@ -637,3 +646,27 @@ func TestPadding(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A request with outputConfig is answered with JSON text that fits the
+// schema, its strings the echo of the user's words.
+func TestStructuredOutputAnswer(t *testing.T) {
+	_, srv := unsigned(t)
+	schema := `{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"},"tags":{"type":"array","items":{"enum":["a","b"]}},"ok":{"type":"boolean"}},"required":["name"]}`
+	body, _ := json.Marshal(map[string]any{
+		"messages":     []any{map[string]any{"role": "user", "content": []any{map[string]any{"text": "Ann is 31"}}}},
+		"outputConfig": map[string]any{"textFormat": map[string]any{"type": "json_schema", "structure": map[string]any{"jsonSchema": map[string]any{"schema": schema, "name": "person"}}}},
+	})
+	resp := post(t, context.Background(), srv.URL+"/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/converse", string(body))
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, raw)
+	}
+	var out bedrock.ConverseResponse
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	text := *out.Output.Message.Content[0].Text
+	if text != `{"age":4,"name":"echo: Ann is 31","ok":true,"tags":["a"]}` || out.StopReason != "end_turn" {
+		t.Errorf("answer %s (%s)", text, out.StopReason)
+	}
+}

@@ -44,6 +44,9 @@ func validateConverse(modelID string, req *bedrock.ConverseRequest) error {
 	if len(cachePoints(req)) > 0 && !hasPrefix(promptCachingModels, modelID) {
 		return validationError(errNoPromptCaching)
 	}
+	if msg := outputConfigProblem(modelID, req.OutputConfig); msg != "" {
+		return validationError(msg)
+	}
 	return nil
 }
 
@@ -82,6 +85,10 @@ func constraintViolations(req *bedrock.ConverseRequest) []string {
 	if t := req.ServiceTier; t != nil && !slices.Contains(bedrock.ServiceTiers, t.Type) {
 		v = append(v, fmt.Sprintf("Value '%s' at 'serviceTier.type' failed to satisfy constraint: "+
 			"Member must satisfy enum value set: [%s]", t.Type, strings.Join(bedrock.ServiceTiers, ", ")))
+	}
+	if o := req.OutputConfig; o != nil && o.TextFormat != nil && o.TextFormat.Type != "json_schema" {
+		v = append(v, fmt.Sprintf("Value '%s' at 'outputConfig.textFormat.type' failed to satisfy constraint: "+
+			"Member must satisfy enum value set: [json_schema]", o.TextFormat.Type))
 	}
 	if p := req.PerformanceConfig; p != nil && p.Latency != "standard" && p.Latency != "optimized" {
 		v = append(v, fmt.Sprintf("Value '%s' at 'performanceConfig.latency' failed to satisfy constraint: "+

@@ -229,7 +229,7 @@ func ConverseFromChat(req *openai.ChatRequest, target *ChatTarget) (*ConverseCal
 	}
 
 	out := &bedrock.ConverseRequest{}
-	plan, err := toolConfigFromChat(req)
+	plan, err := toolConfigFromChat(req, NativeStructuredOutput(target.Model))
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +243,7 @@ func ConverseFromChat(req *openai.ChatRequest, target *ChatTarget) (*ConverseCal
 		plan.markTools(toolMark)
 	}
 	out.ToolConfig = plan.config
+	out.OutputConfig = plan.output
 	caps := target.Caps
 	if plan.config != nil && !caps.Tools {
 		param := "tools"

@@ -28,6 +28,8 @@ type toolPlan struct {
 	// withheld names tools declared only because the history used them:
 	// calls to them are not the client's to receive (see AnswerShape).
 	withheld []string
+	// output carries a json_schema response_format the model takes natively.
+	output *bedrock.OutputConfig
 }
 
 // markTools puts a cache point after the client's tools (before the
@@ -121,7 +123,9 @@ func historyHasTools(msgs []openai.Message) bool {
 	return false
 }
 
-func toolConfigFromChat(req *openai.ChatRequest) (toolPlan, error) {
+// toolConfigFromChat plans tools and structured output; nativeOutput: the
+// model takes a json_schema response_format as outputConfig, with no tool.
+func toolConfigFromChat(req *openai.ChatRequest, nativeOutput bool) (toolPlan, error) {
 	var plan toolPlan
 	tools := make([]bedrock.Tool, 0, len(req.Tools)+len(req.Functions)+1)
 	names := make(map[string]bool, len(req.Tools))
@@ -175,7 +179,13 @@ func toolConfigFromChat(req *openai.ChatRequest) (toolPlan, error) {
 	}
 	plan.offered = len(tools) > 0
 
-	if rf := req.ResponseFormat; rf != nil && rf.Type != "" && rf.Type != "text" {
+	if rf := req.ResponseFormat; rf != nil && rf.Type == "json_schema" && nativeOutput {
+		out, err := outputConfigFor(rf)
+		if err != nil {
+			return plan, err
+		}
+		plan.output = out
+	} else if rf != nil && rf.Type != "" && rf.Type != "text" {
 		schema, wrapped, err := responseSchema(rf)
 		if err != nil {
 			return plan, err
