@@ -436,3 +436,28 @@ func fitInvokeCacheControl(body map[string]json.RawMessage, model string, drop f
 	}
 	return nil
 }
+
+// countCachePoints counts the cache points of a Converse request.
+func countCachePoints(req *bedrock.ConverseRequest) int {
+	n := 0
+	for _, b := range req.System {
+		if b.CachePoint != nil {
+			n++
+		}
+	}
+	for _, m := range req.Messages {
+		for _, b := range m.Content {
+			if b.CachePoint != nil {
+				n++
+			}
+		}
+	}
+	if req.ToolConfig != nil {
+		for _, t := range req.ToolConfig.Tools {
+			if t.CachePoint != nil {
+				n++
+			}
+		}
+	}
+	return n
+}

@@ -113,6 +113,9 @@ func InvokeFromChat(req *openai.ChatRequest, target *InvokeTarget) (*InvokeCall,
 	if call.Request.PerformanceConfig != nil {
 		dropped = append(dropped, Dropped{performanceParam, "not sent on InvokeModel; only Converse models get latency-optimised inference"})
 	}
+	if n := countCachePoints(call.Request); n > 0 {
+		dropped = append(dropped, Dropped{"cache_control", fmt.Sprintf("%s not sent: the %s body Strata builds has none; prompt caching needs the Converse route", cachePoints(n), target.Native)})
+	}
 	if len(ic.StopSequences) > 0 && !target.codec.stop {
 		if !target.chat.DropParams && !dropParamsRequested(req) {
 			return nil, openai.InvalidRequest("stop", "stop is not supported by Bedrock model %s on InvokeModel (%s); remove it, or set drop_params: true to drop it", target.Model, target.Native)
