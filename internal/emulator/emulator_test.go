@@ -510,6 +510,36 @@ func TestStreamStallWithDelayResumes(t *testing.T) {
 	}
 }
 
+func TestStreamStallUntilReleased(t *testing.T) {
+	emu, srv := unsigned(t)
+	release := make(chan struct{})
+	emu.Fault(Fault{Kind: FaultStreamStall, AfterEvents: 2, Until: release})
+	resp := post(t, context.Background(), srv.URL+"/model/"+testModel+"/converse-stream", helloBody)
+	defer resp.Body.Close()
+	dec := eventstream.NewDecoder()
+	for _, want := range []string{"messageStart", "contentBlockDelta"} {
+		if msg, err := dec.Decode(resp.Body, nil); err != nil || msg.Headers.Get(":event-type").String() != want {
+			t.Fatalf("want %s before the stall: %v", want, err)
+		}
+	}
+	rest := make(chan []string, 1)
+	go func() {
+		var kinds []string
+		for {
+			msg, err := dec.Decode(resp.Body, nil)
+			if err != nil {
+				rest <- kinds
+				return
+			}
+			kinds = append(kinds, msg.Headers.Get(":event-type").String())
+		}
+	}()
+	close(release)
+	if got := strings.Join(<-rest, " "); got != "contentBlockDelta contentBlockStop messageStop metadata" {
+		t.Errorf("after the release: %s", got)
+	}
+}
+
 func TestSlowFaultHonoursTheClient(t *testing.T) {
 	emu, srv := unsigned(t)
 	emu.Fault(Fault{Kind: FaultSlow, Delay: time.Hour})

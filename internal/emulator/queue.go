@@ -34,7 +34,7 @@ const (
 	FaultStreamException = "stream_exception" // AfterEvents events, then an exception frame
 	FaultStreamError     = "stream_error"     // AfterEvents events, then an unmodeled ":message-type error" frame
 	FaultStreamBroken    = "stream_broken"    // AfterEvents events, then half a frame and a dropped connection
-	FaultStreamStall     = "stream_stall"     // AfterEvents events, then silence for Delay (0: until the client leaves)
+	FaultStreamStall     = "stream_stall"     // AfterEvents events, then silence for Delay, or until Until is closed (neither: until the client leaves)
 )
 
 // statusFaults maps the kinds that answer with an HTTP error to their exception.
@@ -63,6 +63,10 @@ type Fault struct {
 	// a stream_error.
 	Exception string
 	Message   string // replaces the exception's usual message
+	// Until, for a stream_stall in this process, ends the silence when it
+	// is closed: the stream then goes on as it would have. A test holds a
+	// stream open with it for as long as it needs, without a timer.
+	Until <-chan struct{}
 }
 
 func (f Fault) streamOnly() bool {

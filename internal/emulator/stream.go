@@ -181,6 +181,14 @@ func (e *Emulator) applyStreamFault(x *exchange, out *eventWriter, f Fault, next
 		panic(http.ErrAbortHandler)
 	case FaultStreamStall:
 		ctx := x.r.Context()
+		if f.Until != nil {
+			select {
+			case <-f.Until:
+				return false, nil
+			case <-ctx.Done():
+				return true, ctx.Err()
+			}
+		}
 		if f.Delay <= 0 {
 			<-ctx.Done()
 			return true, ctx.Err()
