@@ -137,7 +137,24 @@ func ConverseFromMessages(req *anthropic.MessagesRequest, target *ChatTarget) (*
 	if len(fields) > 0 {
 		out.AdditionalModelRequestFields = mustJSON(fields)
 	}
+	dropOutput := true
+	if raw, ok := req.Raw["output_config"]; ok && NativeStructuredOutput(target.Model) {
+		out, rest, err := outputConfigFromMessages(raw)
+		if err != nil {
+			return nil, err
+		}
+		if out != nil {
+			call.Request.OutputConfig = out
+			dropOutput = false
+			for _, k := range slices.Sorted(slices.Values(rest)) {
+				drop("output_config."+k, "only Claude takes it; Bedrock model "+target.Model+" is served through Converse")
+			}
+		}
+	}
 	for _, key := range []string{"thinking", "output_config", "context_management", "metadata", "anthropic_beta", "service_tier", "container", "mcp_servers"} {
+		if key == "output_config" && !dropOutput {
+			continue
+		}
 		if _, ok := req.Raw[key]; ok {
 			drop(key, "only Claude takes it; Bedrock model "+target.Model+" is served through Converse")
 		}
@@ -442,4 +459,36 @@ func (s *MessagesStream) delta(ev *bedrock.ContentBlockDeltaEvent, emit func(ant
 
 func emitJSON(emit func(anthropic.Event) error, typ string, v any) error {
 	return emit(anthropic.Event{Type: typ, Data: mustJSON(v)})
+}
+
+// outputConfigFromMessages reads Anthropic's output_config.format (a JSON
+// schema) as Converse's outputConfig; rest names the other keys of
+// output_config, which only Claude takes.
+func outputConfigFromMessages(raw json.RawMessage) (*bedrock.OutputConfig, []string, error) {
+	var cfg map[string]json.RawMessage
+	if json.Unmarshal(raw, &cfg) != nil {
+		return nil, nil, openai.InvalidRequest("output_config", "output_config must be an object")
+	}
+	var rest []string
+	for k := range cfg {
+		if k != "format" {
+			rest = append(rest, k)
+		}
+	}
+	f, ok := cfg["format"]
+	if !ok {
+		return nil, rest, nil
+	}
+	var format struct {
+		Type   string          `json:"type"`
+		Schema json.RawMessage `json:"schema"`
+	}
+	if json.Unmarshal(f, &format) != nil || format.Type != "json_schema" {
+		return nil, nil, openai.InvalidRequest("output_config.format", "output_config.format must be {\"type\": \"json_schema\", \"schema\": {...}}")
+	}
+	out, err := outputConfigFor(&openai.ResponseFormat{Type: "json_schema", JSONSchema: &openai.JSONSchema{Schema: format.Schema}})
+	if err != nil {
+		return nil, nil, openai.InvalidRequest("output_config.format.schema", "output_config.format.schema must be a JSON schema object")
+	}
+	return out, rest, nil
 }
