@@ -6,7 +6,13 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/packages/param"
+
+	"github.com/strata-gateway/strata/internal/emulator"
 )
 
 // Spend follows the tier Bedrock served: the same answer costs half on
@@ -65,5 +71,66 @@ func TestServiceTierPricing(t *testing.T) {
 	}
 	if c, _, _ := ask("claude-own-flex", "flex"); !near(c, float64(in)*3e-6/2+float64(out)*0.001) {
 		t.Errorf("flex with its own output price costs %v, want %v", c, float64(in)*3e-6/2+float64(out)*0.001)
+	}
+}
+
+// A model served through InvokeModel gets its service tier and latency
+// profile as InvokeModel's headers, never in the native body, and the tier
+// the answer's headers name comes back as service_tier, streamed or not.
+func TestServiceTierOnInvokeModel(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	g := startGateway(t, fmt.Sprintf(`model_list:
+  - model_name: llama
+    litellm_params:
+      model: bedrock/invoke/meta.llama3-70b-instruct-v1:0
+      aws_access_key_id: os.environ/CUSTOM_AWS_ACCESS_KEY_ID
+      aws_secret_access_key: os.environ/CUSTOM_AWS_SECRET_ACCESS_KEY
+      aws_region_name: os.environ/CUSTOM_AWS_REGION_NAME
+      aws_bedrock_runtime_endpoint: %s
+      performanceConfig:
+        latency: optimized
+`, endpoint), seedEnv...)
+	client := g.client()
+	ctx := ctxTimeout(t)
+	params := openai.ChatCompletionNewParams{Model: "llama", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
+		ServiceTier: openai.ChatCompletionNewParamsServiceTierFlex}
+	out, err := client.Chat.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.ServiceTier != openai.ChatCompletionServiceTierFlex {
+		t.Errorf("service_tier %q, want flex", out.ServiceTier)
+	}
+	assertInvokeHeaders(t, lastCall(t, em), "InvokeModel", "flex", "optimized")
+
+	params.ServiceTier = openai.ChatCompletionNewParamsServiceTierPriority
+	params.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: param.NewOpt(true)}
+	stream := client.Chat.Completions.NewStreaming(ctx, params)
+	var served openai.ChatCompletionChunkServiceTier
+	for stream.Next() {
+		if c := stream.Current(); c.ServiceTier != "" {
+			served = c.ServiceTier
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if served != openai.ChatCompletionChunkServiceTierPriority {
+		t.Errorf("streamed service_tier %q, want priority", served)
+	}
+	assertInvokeHeaders(t, lastCall(t, em), "InvokeModelWithResponseStream", "priority", "optimized")
+}
+
+func assertInvokeHeaders(t *testing.T, call emulator.Call, op, tier, latency string) {
+	t.Helper()
+	if call.Operation != op || call.Status != http.StatusOK ||
+		call.Header.Get("X-Amzn-Bedrock-Service-Tier") != tier || call.Header.Get("X-Amzn-Bedrock-PerformanceConfig-Latency") != latency {
+		t.Errorf("%s (status %d) got tier %q, latency %q; want %s with %q, %q", call.Operation, call.Status,
+			call.Header.Get("X-Amzn-Bedrock-Service-Tier"), call.Header.Get("X-Amzn-Bedrock-PerformanceConfig-Latency"), op, tier, latency)
+	}
+	for _, field := range []string{"service_tier", "serviceTier", "performanceConfig"} {
+		if strings.Contains(string(call.Body), field) {
+			t.Errorf("the native body carries %s: %s", field, call.Body)
+		}
 	}
 }

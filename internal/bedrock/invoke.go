@@ -15,19 +15,56 @@ const (
 	HeaderOutputTokens = "X-Amzn-Bedrock-Output-Token-Count"
 )
 
-// InvokeResponse is an InvokeModel answer: the model-native body and the
-// token counts Bedrock reports beside it (zero when absent).
+// Headers that carry InvokeModel's serviceTier and performanceConfigLatency,
+// both ways: asked for in the request, served in the answer
+// (bedrock-runtime's API model puts them there, not in the body).
+const (
+	HeaderServiceTier = "X-Amzn-Bedrock-Service-Tier"
+	HeaderLatency     = "X-Amzn-Bedrock-PerformanceConfig-Latency"
+)
+
+// InvokeOptions are InvokeModel's parameters beside the native body; ""
+// sends none.
+type InvokeOptions struct {
+	ServiceTier string // priority | default | flex | reserved
+	Latency     string // standard | optimized
+}
+
+func (o InvokeOptions) header() http.Header {
+	if o == (InvokeOptions{}) {
+		return nil
+	}
+	h := http.Header{}
+	if o.ServiceTier != "" {
+		h.Set(HeaderServiceTier, o.ServiceTier)
+	}
+	if o.Latency != "" {
+		h.Set(HeaderLatency, o.Latency)
+	}
+	return h
+}
+
+// InvokeResponse is an InvokeModel answer: the model-native body, the
+// token counts Bedrock reports beside it (zero when absent) and the tier
+// and latency profile it served ("" when it did not say).
 type InvokeResponse struct {
 	Body         []byte
 	InputTokens  int
 	OutputTokens int
+	ServiceTier  string
+	Latency      string
 }
 
 // Invoke calls InvokeModel with a model-native body. It keeps the token
 // counts from the response headers, which some families (Cohere, Mistral,
 // every embedding model but Titan's) report nowhere else.
 func (c *Client) Invoke(ctx context.Context, modelID string, body []byte) (*InvokeResponse, error) {
-	resp, err := c.do(ctx, modelID, "invoke", "application/json", body)
+	return c.InvokeWith(ctx, modelID, body, InvokeOptions{})
+}
+
+// InvokeWith is Invoke with a service tier or latency profile.
+func (c *Client) InvokeWith(ctx context.Context, modelID string, body []byte, opts InvokeOptions) (*InvokeResponse, error) {
+	resp, err := c.doWith(ctx, modelID, "invoke", "application/json", body, opts.header())
 	if err != nil {
 		return nil, err
 	}
@@ -40,6 +77,8 @@ func (c *Client) Invoke(ctx context.Context, modelID string, body []byte) (*Invo
 		Body:         out,
 		InputTokens:  headerInt(resp.Header, HeaderInputTokens),
 		OutputTokens: headerInt(resp.Header, HeaderOutputTokens),
+		ServiceTier:  resp.Header.Get(HeaderServiceTier),
+		Latency:      resp.Header.Get(HeaderLatency),
 	}, nil
 }
 
@@ -54,11 +93,18 @@ func headerInt(h http.Header, name string) int {
 // InvokeStream calls InvokeModelWithResponseStream. Errors Bedrock reports
 // before the stream starts come back here; later ones from Next.
 func (c *Client) InvokeStream(ctx context.Context, modelID string, body []byte) (*InvokeChunks, error) {
-	resp, err := c.do(ctx, modelID, "invoke-with-response-stream", "application/vnd.amazon.eventstream", body)
+	return c.InvokeStreamWith(ctx, modelID, body, InvokeOptions{})
+}
+
+// InvokeStreamWith is InvokeStream with a service tier or latency profile.
+func (c *Client) InvokeStreamWith(ctx context.Context, modelID string, body []byte, opts InvokeOptions) (*InvokeChunks, error) {
+	resp, err := c.doWith(ctx, modelID, "invoke-with-response-stream", "application/vnd.amazon.eventstream", body, opts.header())
 	if err != nil {
 		return nil, err
 	}
-	return NewInvokeChunks(resp.Body), nil
+	s := NewInvokeChunks(resp.Body)
+	s.ServiceTier, s.Latency = resp.Header.Get(HeaderServiceTier), resp.Header.Get(HeaderLatency)
+	return s, nil
 }
 
 // InvokeChunks reads an InvokeModelWithResponseStream answer: eventstream
@@ -67,6 +113,9 @@ func (c *Client) InvokeStream(ctx context.Context, modelID string, body []byte) 
 type InvokeChunks struct {
 	body   io.ReadCloser
 	frames frames
+	// ServiceTier and Latency are what the answer's headers say was
+	// served; "" when they did not say.
+	ServiceTier, Latency string
 }
 
 // NewInvokeChunks reads chunks from r; for tests and tools holding an

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/strata-gateway/strata/internal/bedrock"
 )
 
 // InvokeModel and InvokeModelWithResponseStream take each model family's
@@ -117,6 +120,9 @@ func (e *Emulator) invoke(x *exchange, streaming bool) error {
 	if streaming && !fam.stream {
 		return validationError("The model is unsupported for streaming.")
 	}
+	if err := invokeHeaderViolations(x.r.Header); err != nil {
+		return err
+	}
 	fault, err := e.admit(x, streaming)
 	if err != nil {
 		return err
@@ -125,6 +131,7 @@ func (e *Emulator) invoke(x *exchange, streaming bool) error {
 	if err != nil {
 		return err
 	}
+	servedHeaders(x.r.Header, x.w.Header())
 	if streaming {
 		return e.streamResponse(x, e.chunkEvents(x, ans), fault)
 	}
@@ -141,6 +148,38 @@ func (e *Emulator) invoke(x *exchange, streaming bool) error {
 	x.w.WriteHeader(http.StatusOK)
 	_, err = x.w.Write(raw)
 	return err
+}
+
+// invokeHeaderViolations checks the service tier and latency profile
+// InvokeModel takes as headers against their enums, as Coral does.
+func invokeHeaderViolations(h http.Header) error {
+	var v []string
+	if t := h.Get(bedrock.HeaderServiceTier); t != "" && !slices.Contains(bedrock.ServiceTiers, t) {
+		v = append(v, fmt.Sprintf("Value '%s' at 'serviceTier' failed to satisfy constraint: "+
+			"Member must satisfy enum value set: [%s]", t, strings.Join(bedrock.ServiceTiers, ", ")))
+	}
+	if l := h.Get(bedrock.HeaderLatency); l != "" && l != "standard" && l != "optimized" {
+		v = append(v, fmt.Sprintf("Value '%s' at 'performanceConfigLatency' failed to satisfy constraint: "+
+			"Member must satisfy enum value set: [standard, optimized]", l))
+	}
+	if len(v) == 0 {
+		return nil
+	}
+	noun := "error"
+	if len(v) > 1 {
+		noun = "errors"
+	}
+	return validationError(fmt.Sprintf("%d validation %s detected: %s", len(v), noun, strings.Join(v, "; ")))
+}
+
+// servedHeaders answers with the tier and latency profile asked for, as
+// Bedrock does when it has the capacity.
+func servedHeaders(req, resp http.Header) {
+	for _, name := range []string{bedrock.HeaderServiceTier, bedrock.HeaderLatency} {
+		if v := req.Get(name); v != "" {
+			resp.Set(name, v)
+		}
+	}
 }
 
 // chunkPayload is a "chunk" event's payload: the native chunk's JSON, base64.

@@ -23,7 +23,7 @@ func (s *Server) openInvokeChat(ctx context.Context, log *slog.Logger, d *router
 	translate.LogDropped(log, call.Dropped)
 	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
 	if !call.Stream {
-		resp, err := d.Client.Invoke(ctx, d.ModelID, call.Body)
+		resp, err := d.Client.InvokeWith(ctx, d.ModelID, call.Body, call.Options)
 		if err != nil {
 			return chatAnswer{}, err
 		}
@@ -37,11 +37,13 @@ func (s *Server) openInvokeChat(ctx context.Context, log *slog.Logger, d *router
 		}
 		return chatAnswer{completion: translate.ChatFromConverse(answer, meta)}, nil
 	}
-	upstream, err := d.Client.InvokeStream(ctx, d.ModelID, call.Body)
+	upstream, err := d.Client.InvokeStreamWith(ctx, d.ModelID, call.Body, call.Options)
 	if err != nil {
 		return chatAnswer{}, err
 	}
-	return chatAnswer{stream: &invokeChunks{upstream: upstream, native: d.Invoke.NewStream(), tr: translate.NewChatStream(meta, includeUsage)}}, nil
+	native := d.Invoke.NewStream()
+	native.Served(upstream.ServiceTier, upstream.Latency)
+	return chatAnswer{stream: &invokeChunks{upstream: upstream, native: native, tr: translate.NewChatStream(meta, includeUsage)}}, nil
 }
 
 // invokeChunks translates an InvokeModelWithResponseStream answer as it is

@@ -19,6 +19,7 @@ func ConverseFromInvoke(target *InvokeTarget, resp *bedrock.InvokeResponse) (*be
 		out.Usage.InputTokens, out.Usage.OutputTokens = resp.InputTokens, resp.OutputTokens
 	}
 	out.Usage.TotalTokens = out.Usage.InputTokens + out.Usage.OutputTokens
+	out.ServiceTier, out.PerformanceConfig = servedOn(resp.ServiceTier, resp.Latency)
 	if out.StopReason == "" {
 		out.StopReason = bedrock.StopEndTurn
 	}
@@ -48,6 +49,28 @@ type InvokeChatStream struct {
 	stopped bool   // messageStop went out
 	usage   bedrock.TokenUsage
 	done    bool // metadata went out: the stream is complete
+	// tier and latency are what the answer's headers said was served.
+	tier    *bedrock.ServiceTier
+	latency *bedrock.PerformanceConfig
+}
+
+// Served notes the tier and latency profile the answer's headers name,
+// for the stream's last event.
+func (s *InvokeChatStream) Served(tier, latency string) {
+	s.tier, s.latency = servedOn(tier, latency)
+}
+
+// servedOn reads InvokeModel's served-tier headers as Converse's fields.
+func servedOn(tier, latency string) (*bedrock.ServiceTier, *bedrock.PerformanceConfig) {
+	var t *bedrock.ServiceTier
+	var l *bedrock.PerformanceConfig
+	if tier != "" {
+		t = &bedrock.ServiceTier{Type: tier}
+	}
+	if latency != "" {
+		l = &bedrock.PerformanceConfig{Latency: latency}
+	}
+	return t, l
 }
 
 // NewStream starts reading one stream of target's native chunks.
@@ -124,7 +147,7 @@ func (s *InvokeChatStream) finish(yield func(*bedrock.StreamEvent) error) error 
 	}
 	s.done = true
 	s.usage.TotalTokens = s.usage.InputTokens + s.usage.OutputTokens
-	return yield(&bedrock.StreamEvent{Metadata: &bedrock.MetadataEvent{Usage: s.usage}})
+	return yield(&bedrock.StreamEvent{Metadata: &bedrock.MetadataEvent{Usage: s.usage, ServiceTier: s.tier, PerformanceConfig: s.latency}})
 }
 
 // --- Anthropic Messages API ---

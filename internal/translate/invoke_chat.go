@@ -83,7 +83,10 @@ type InvokeCall struct {
 	// StreamFallback: the client asked for a stream the model cannot give;
 	// the answer is fetched whole and replayed (see ReplayAsStream).
 	StreamFallback bool
-	Dropped        []Dropped
+	// Options are the service tier and latency profile, which InvokeModel
+	// takes as headers beside the body.
+	Options bedrock.InvokeOptions
+	Dropped []Dropped
 }
 
 // InvokeFromChat turns an OpenAI chat request into the native InvokeModel
@@ -106,12 +109,12 @@ func InvokeFromChat(req *openai.ChatRequest, target *InvokeTarget) (*InvokeCall,
 		ic = *call.Request.InferenceConfig
 	}
 	dropped := call.Dropped
-	// InvokeModel takes these as headers, which the native path does not send yet.
+	var opts bedrock.InvokeOptions
 	if call.Request.ServiceTier != nil {
-		dropped = append(dropped, Dropped{serviceTierParam, "not sent on InvokeModel; only Converse models get a service tier"})
+		opts.ServiceTier = call.Request.ServiceTier.Type
 	}
 	if call.Request.PerformanceConfig != nil {
-		dropped = append(dropped, Dropped{performanceParam, "not sent on InvokeModel; only Converse models get latency-optimised inference"})
+		opts.Latency = call.Request.PerformanceConfig.Latency
 	}
 	if n := countCachePoints(call.Request); n > 0 {
 		dropped = append(dropped, Dropped{"cache_control", fmt.Sprintf("%s not sent: the %s body Strata builds has none; prompt caching needs the Converse route", cachePoints(n), target.Native)})
@@ -135,7 +138,7 @@ func InvokeFromChat(req *openai.ChatRequest, target *InvokeTarget) (*InvokeCall,
 	if err != nil {
 		return nil, fmt.Errorf("translate: encode %s body: %w", target.Native, err)
 	}
-	return &InvokeCall{Body: raw, Stream: stream, StreamFallback: call.StreamFallback, Dropped: dropped}, nil
+	return &InvokeCall{Body: raw, Stream: stream, StreamFallback: call.StreamFallback, Options: opts, Dropped: dropped}, nil
 }
 
 // marshalBody encodes a native body as JSON, leaving the prompt formats'

@@ -104,19 +104,27 @@ func runInvokeCase(t *testing.T, c *goldenCase) {
 			api += " (stream replayed from the whole answer)"
 		}
 		c.expect(t, "bedrock.api", api+"\n")
+		if call.Options != (bedrock.InvokeOptions{}) {
+			c.expect(t, "bedrock.request.headers", fmt.Sprintf("%s: %s\n%s: %s\n", bedrock.HeaderServiceTier, call.Options.ServiceTier, bedrock.HeaderLatency, call.Options.Latency))
+		}
 		if len(call.Dropped) > 0 {
 			c.expect(t, "dropped.json", indentJSON(t, call.Dropped))
 		}
 	}
-	if s, ok := c.sections["bedrock.answer.json"]; ok {
-		resp := &bedrock.InvokeResponse{Body: []byte(s)}
-		if h, ok := c.sections["bedrock.headers.json"]; ok {
-			var counts struct{ Input, Output int }
-			if err := json.Unmarshal([]byte(h), &counts); err != nil {
-				t.Fatalf("bedrock.headers.json: %v", err)
-			}
-			resp.InputTokens, resp.OutputTokens = counts.Input, counts.Output
+	// bedrock.headers.json: what the answer's headers say, for the whole
+	// answer and the stream alike.
+	var headers struct {
+		Input, Output int
+		ServiceTier   string `json:"service_tier"`
+		Latency       string `json:"latency"`
+	}
+	if h, ok := c.sections["bedrock.headers.json"]; ok {
+		if err := json.Unmarshal([]byte(h), &headers); err != nil {
+			t.Fatalf("bedrock.headers.json: %v", err)
 		}
+	}
+	if s, ok := c.sections["bedrock.answer.json"]; ok {
+		resp := &bedrock.InvokeResponse{Body: []byte(s), InputTokens: headers.Input, OutputTokens: headers.Output, ServiceTier: headers.ServiceTier, Latency: headers.Latency}
 		answer, err := translate.ConverseFromInvoke(target, resp)
 		if err != nil {
 			t.Fatalf("ConverseFromInvoke: %v", err)
@@ -129,7 +137,7 @@ func runInvokeCase(t *testing.T, c *goldenCase) {
 		expectStreams(t, c, "openai", func(usage bool) string {
 			var first string
 			for _, feed := range feeds() {
-				got := runInvokeStream(t, target, frames, feed.reader, meta, usage)
+				got := runInvokeStream(t, target, frames, feed.reader, meta, usage, headers.ServiceTier, headers.Latency)
 				if first == "" {
 					first = got
 				} else if got != first {
@@ -174,10 +182,11 @@ func encodeChunks(t *testing.T, spec string) []byte {
 	return buf.Bytes()
 }
 
-func runInvokeStream(t *testing.T, target *translate.InvokeTarget, frames []byte, reader func([]byte) io.Reader, meta translate.ResponseMeta, includeUsage bool) string {
+func runInvokeStream(t *testing.T, target *translate.InvokeTarget, frames []byte, reader func([]byte) io.Reader, meta translate.ResponseMeta, includeUsage bool, tier, latency string) string {
 	t.Helper()
 	chunks := bedrock.NewInvokeChunks(io.NopCloser(reader(frames)))
 	native := target.NewStream()
+	native.Served(tier, latency)
 	tr := translate.NewChatStream(meta, includeUsage)
 	var out strings.Builder
 	emit := sseLines(&out)
