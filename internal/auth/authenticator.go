@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -41,7 +42,7 @@ const DefaultCacheTTL = 60 * time.Second
 
 // Authenticator checks requests' keys.
 type Authenticator struct {
-	master [sha256.Size]byte
+	master atomic.Pointer[[sha256.Size]byte]
 	store  interface {
 		store.Keys
 		store.Teams
@@ -72,16 +73,16 @@ type cached struct {
 // New returns an Authenticator for opts; MasterKey must not be empty.
 func New(opts Options) *Authenticator {
 	a := &Authenticator{
-		master: sha256.Sum256([]byte(opts.MasterKey)),
-		store:  opts.Store,
-		ttl:    opts.CacheTTL,
-		log:    opts.Logger,
-		now:    opts.Now,
-		cache:  map[string]*cached{},
+		store: opts.Store,
+		ttl:   opts.CacheTTL,
+		log:   opts.Logger,
+		now:   opts.Now,
+		cache: map[string]*cached{},
 
 		unknown:    map[string]time.Time{},
 		refreshing: map[string]bool{},
 	}
+	a.SetMasterKey(opts.MasterKey)
 	if a.ttl <= 0 {
 		a.ttl = DefaultCacheTTL
 	}
@@ -95,6 +96,13 @@ func New(opts Options) *Authenticator {
 }
 
 var masterPrincipal = &Principal{Master: true}
+
+// SetMasterKey replaces the master key, for the requests checked from now
+// on; the old one stops working at once. key must not be empty.
+func (a *Authenticator) SetMasterKey(key string) {
+	sum := sha256.Sum256([]byte(key))
+	a.master.Store(&sum)
+}
 
 // KeyFromRequest reads the key a request carries, from the headers
 // LiteLLM reads: Authorization: Bearer, x-api-key, api-key, x-litellm-api-key.
@@ -124,7 +132,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, key string) (*Principa
 	// One hash serves both: the master key is compared by its hash (in
 	// constant time), and a virtual key's token is the hex of the same hash.
 	sum := sha256.Sum256([]byte(key))
-	if subtle.ConstantTimeCompare(sum[:], a.master[:]) == 1 {
+	if subtle.ConstantTimeCompare(sum[:], a.master.Load()[:]) == 1 {
 		return masterPrincipal, nil
 	}
 	if a.store == nil {
@@ -150,7 +158,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, key string) (*Principa
 // IsMaster compares key with the master key in constant time.
 func (a *Authenticator) IsMaster(key string) bool {
 	sum := sha256.Sum256([]byte(key))
-	return subtle.ConstantTimeCompare(sum[:], a.master[:]) == 1
+	return subtle.ConstantTimeCompare(sum[:], a.master.Load()[:]) == 1
 }
 
 // principal returns the cached Principal for token. A missing entry is

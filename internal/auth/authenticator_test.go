@@ -119,6 +119,18 @@ func TestMasterAndMissing(t *testing.T) {
 	}
 }
 
+func TestSetMasterKeyRotates(t *testing.T) {
+	a, _, _ := setup(t)
+	ctx := context.Background()
+	a.SetMasterKey("sk-master-rotated")
+	if _, err := a.Authenticate(ctx, "sk-master-unit"); reason(t, err) != auth.ReasonUnknown {
+		t.Errorf("the old master key still works: %v", err)
+	}
+	if p, err := a.Authenticate(ctx, "sk-master-rotated"); err != nil || !p.Master || !a.IsMaster("sk-master-rotated") {
+		t.Errorf("the new master key: %+v, %v", p, err)
+	}
+}
+
 func TestKeyCachedWithinTTL(t *testing.T) {
 	a, ms, clk := setup(t)
 	ctx := context.Background()
