@@ -308,7 +308,28 @@ func TestConfigReloadRoute(t *testing.T) {
 	if ids := g.modelIDs(t, master); !slices.Equal(ids, []string{"keep", "beta"}) {
 		t.Errorf("GET /v1/models lists %v after a refused reload, want [keep beta]", ids)
 	}
-	if strings.Contains(g.logs.String(), testMasterKey) {
-		t.Error("the master key was logged")
+
+	// A new master key replaces the old one at once.
+	const rotated = "sk-master-e2e-rotated-never-logged"
+	g.rewriteConfig(t, reloadConfig(endpoint, [][2]string{{"keep", alphaModel}, {"beta", betaModel}},
+		"general_settings:\n  master_key: "+rotated+"\n  max_request_size_mb: 1\nrouter_settings:\n  num_retries: 2\n"))
+	status, raw = postReload(t, g, testMasterKey)
+	got = reloadAnswer{}
+	if err := json.Unmarshal(raw, &got); status != http.StatusOK || err != nil {
+		t.Fatalf("POST /config/reload rotating the master key: %d %s", status, raw)
+	}
+	if !slices.Equal(got.SettingsChanged, []string{"general_settings.master_key"}) || slices.Contains(got.RestartRequired, "general_settings.master_key") {
+		t.Errorf("rotating the master key answered %s", raw)
+	}
+	if status, raw := postReload(t, g, testMasterKey); status != http.StatusUnauthorized {
+		t.Errorf("the old master key after the rotation: %d %s, want 401", status, raw)
+	}
+	if status, raw := postReload(t, g, rotated); status != http.StatusOK {
+		t.Errorf("the new master key: %d %s", status, raw)
+	}
+	for _, key := range []string{testMasterKey, rotated} {
+		if strings.Contains(g.logs.String(), key) {
+			t.Errorf("the master key %q was logged", key)
+		}
 	}
 }

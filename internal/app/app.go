@@ -182,7 +182,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	var reload server.ReloadFunc
 	var rl *reloader
 	if cfg.Path != "" && cfg.Path != demoConfigPath {
-		rl = &reloader{path: cfg.Path, current: cfg, log: log, metrics: m, router: rt, limiter: acct.limiter, lookupEnv: os.LookupEnv}
+		rl = &reloader{path: cfg.Path, current: cfg, log: log, metrics: m, router: rt, limiter: acct.limiter, auth: acc.auth, lookupEnv: os.LookupEnv}
 		reload = rl.reload
 	}
 	srv := server.New(server.Options{

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/config"
 	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/metrics"
@@ -77,6 +78,7 @@ type reloader struct {
 	metrics *metrics.Metrics
 	router  *router.Router
 	limiter *limits.Limiter
+	auth    *auth.Authenticator // nil: no master key, no key check
 	// lookupEnv resolves os.environ/ references; os.LookupEnv but in tests.
 	lookupEnv func(string) (string, bool)
 }
@@ -99,14 +101,28 @@ func (rl *reloader) reload(ctx context.Context) (*server.ReloadReport, error) {
 		rl.log.Error("config reload failed: still serving the config loaded before", "config", rl.path, "error", err.Error())
 		return nil, err
 	}
-	report := diffConfigs(rl.current, next)
+	applied := func(key string) bool {
+		if key == "general_settings.master_key" {
+			// A new master key replaces the old one; turning the key check
+			// on or off needs the database opened or closed: a restart.
+			return rl.auth != nil && next.Settings.MasterKey != ""
+		}
+		return appliedOnReload(key)
+	}
+	report := diffConfigs(rl.current, next, applied)
 	report.Warnings = warnings
 	rl.router.Swap(rt)
 	rl.limiter.SetGlobal(gatewayBudget(next.Settings))
+	if applied("general_settings.master_key") {
+		rl.auth.SetMasterKey(next.Settings.MasterKey.Value())
+	}
 	// What needs a restart keeps its running value here, so that the next
 	// reload reports it again until the gateway starts with it.
-	next.Settings.General = withRestartOnly(next.Settings.General, rl.current.Settings.General, "general_settings.")
-	next.Settings.LiteLLM = withRestartOnly(next.Settings.LiteLLM, rl.current.Settings.LiteLLM, "litellm_settings.")
+	next.Settings.General = withRestartOnly(next.Settings.General, rl.current.Settings.General, "general_settings.", applied)
+	next.Settings.LiteLLM = withRestartOnly(next.Settings.LiteLLM, rl.current.Settings.LiteLLM, "litellm_settings.", applied)
+	if !applied("general_settings.master_key") {
+		next.Settings.MasterKey = rl.current.Settings.MasterKey
+	}
 	rl.current = next
 	rl.metrics.Reload(true)
 	for _, w := range warnings {
@@ -184,11 +200,12 @@ func saveEnv(names map[string]config.Secret) (restore func()) {
 
 // appliedOnReload says whether a reload serves a changed setting at once:
 // router_settings and the litellm_settings the router, the translation
-// and the gateway budget read, and environment_variables. The others are
-// read once, when the gateway starts (the database and the key check on
-// it, the spend batcher, the server's limits and timeouts, image URL
-// checks, keys Strata does not implement): a reload reports them as
-// needing a restart and keeps their running values.
+// and the gateway budget read, and environment_variables (a new master
+// key too, see reload). The others are read once, when the gateway starts
+// (the database and the key check on it, the spend batcher, the server's
+// limits and timeouts, image URL checks, keys Strata does not implement):
+// a reload reports them as needing a restart and keeps their running
+// values.
 func appliedOnReload(key string) bool {
 	section, name, _ := strings.Cut(key, ".")
 	switch section {
@@ -206,13 +223,13 @@ func appliedOnReload(key string) bool {
 
 // withRestartOnly is section next with the restart-only keys as running
 // holds them.
-func withRestartOnly(next, running map[string]any, prefix string) map[string]any {
+func withRestartOnly(next, running map[string]any, prefix string, applied func(string) bool) map[string]any {
 	out := maps.Clone(next)
 	if out == nil {
 		out = map[string]any{}
 	}
 	for _, k := range slices.Collect(maps.Keys(keyUnion(next, running))) {
-		if appliedOnReload(prefix + k) {
+		if applied(prefix + k) {
 			continue
 		}
 		if v, ok := running[k]; ok {
@@ -231,9 +248,10 @@ func keyUnion(a, b map[string]any) map[string]any {
 	return out
 }
 
-// diffConfigs says what serving next instead of running changes. Only key
-// names are reported, never values: some are secrets.
-func diffConfigs(running, next *config.Config) *server.ReloadReport {
+// diffConfigs says what serving next instead of running changes; applied
+// tells the settings a reload serves from those that wait for a restart.
+// Only key names are reported, never values: some are secrets.
+func diffConfigs(running, next *config.Config, applied func(key string) bool) *server.ReloadReport {
 	r := &server.ReloadReport{Config: next.Path, Models: []string{}, ModelsAdded: []string{}, ModelsRemoved: []string{},
 		ModelsChanged: []string{}, SettingsChanged: []string{}, RestartRequired: []string{}, Warnings: []string{}}
 	before, after := modelsByName(running.Models), modelsByName(next.Models)
@@ -264,7 +282,7 @@ func diffConfigs(running, next *config.Config) *server.ReloadReport {
 	changed = append(changed, changedKeys("general_settings.", running.Settings.General, next.Settings.General)...)
 	changed = append(changed, changedKeys("environment_variables.", secretsAsAny(running.Environment), secretsAsAny(next.Environment))...)
 	for _, k := range changed {
-		if appliedOnReload(k) {
+		if applied(k) {
 			r.SettingsChanged = append(r.SettingsChanged, k)
 		} else {
 			r.RestartRequired = append(r.RestartRequired, k)

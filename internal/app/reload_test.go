@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/config"
 	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/metrics"
@@ -61,6 +62,9 @@ func newReloadFixture(t *testing.T, file string) *reloadFixture {
 	}
 	f.rl = &reloader{path: f.path, current: cfg, log: log, metrics: m, router: rt,
 		limiter: limits.New(limits.Options{Global: gatewayBudget(cfg.Settings)}), lookupEnv: os.LookupEnv}
+	if master := cfg.Settings.MasterKey.Value(); master != "" {
+		f.rl.auth = auth.New(auth.Options{MasterKey: master})
+	}
 	return f
 }
 
@@ -232,6 +236,49 @@ func TestReloadRefusesAnEntryThatCannotBeBuilt(t *testing.T) {
 	}
 	if err := f.rl.router.Has("c"); err == nil {
 		t.Error("c is served")
+	}
+}
+
+// A new master key replaces the old one at once; turning the key check on
+// or off waits for a restart.
+func TestReloadRotatesTheMasterKey(t *testing.T) {
+	models := "model_list:\n" + reloadModel("a")
+	f := newReloadFixture(t, models+"general_settings:\n  master_key: sk-reload-old-master\n")
+	f.write(t, models+"general_settings:\n  master_key: sk-reload-new-master\n")
+	report, err := f.rl.reload(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(report.SettingsChanged, []string{"general_settings.master_key"}) || len(report.RestartRequired) != 0 {
+		t.Errorf("a new master key: %+v", report)
+	}
+	if f.rl.auth.IsMaster("sk-reload-old-master") || !f.rl.auth.IsMaster("sk-reload-new-master") {
+		t.Error("the master key was not replaced")
+	}
+	if strings.Contains(f.logs.String(), "sk-reload-") {
+		t.Errorf("a master key was logged:\n%s", f.logs)
+	}
+
+	f.write(t, models)
+	report, err = f.rl.reload(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(report.RestartRequired, []string{"general_settings.master_key"}) || len(report.SettingsChanged) != 0 {
+		t.Errorf("the master key removed: %+v", report)
+	}
+	if !f.rl.auth.IsMaster("sk-reload-new-master") {
+		t.Error("removing the master key from the file turned the key check off without a restart")
+	}
+
+	open := newReloadFixture(t, models)
+	open.write(t, models+"general_settings:\n  master_key: sk-reload-new-master\n")
+	report, err = open.rl.reload(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(report.RestartRequired, []string{"general_settings.master_key"}) {
+		t.Errorf("a master key added to a gateway without one: %+v", report)
 	}
 }
 
