@@ -327,6 +327,7 @@ func (c *Call) end(usage Usage, err error) {
 	elapsed := now.Sub(c.start)
 	if err == nil {
 		d.metrics.Served(elapsed)
+		d.state.answered(now)
 		if !c.stream {
 			d.state.observeLatency(elapsed, false)
 		} else if c.gotFirstToken {

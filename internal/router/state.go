@@ -16,6 +16,8 @@ type state struct {
 	requests  window // calls started, against rpm
 	tokens    window // tokens used, against tpm
 	fails     window // failures, against allowed_fails
+	served    window // calls answered well, for Stats
+	failed    window // failures, for Stats: never reset by a cooldown
 	coolUntil time.Time
 	lastFail  time.Time
 	latency   ewma // whole answers
@@ -83,6 +85,7 @@ func (s *state) fail(now time.Time, rateLimited bool, allowed int, cooldown time
 	defer s.mu.Unlock()
 	s.lastFail = now
 	s.fails.add(now, 1)
+	s.failed.add(now, 1)
 	if cooldown <= 0 || s.coolUntil.After(now) {
 		return false
 	}
@@ -102,6 +105,13 @@ func (s *state) used(now time.Time, tokens int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens.add(now, int64(tokens))
+}
+
+// answered records a call that ended well.
+func (s *state) answered(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.served.add(now, 1)
 }
 
 // observeLatency feeds the latency-based strategy: a stream's time to
@@ -131,4 +141,36 @@ func (s *state) tokensUsed(now time.Time) float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return float64(s.tokens.count(now))
+}
+
+// Stats is what the router saw of a deployment lately, for people
+// watching it: nothing here steers routing.
+type Stats struct {
+	InFlight         int64
+	CoolingDownUntil time.Time // zero when in rotation
+	LastFailure      time.Time // zero when it never failed
+	// Moving averages over about the last ten calls; zero until measured.
+	Latency          time.Duration // whole answers
+	TimeToFirstToken time.Duration // streams
+	// Over the last minute: calls started, tokens used, calls answered
+	// well and calls failed by the deployment's doing (not the client's).
+	Requests, Tokens, Succeeded, Failed int64
+}
+
+// Stats reports d's recent health.
+func (r *Router) Stats(d *Deployment) Stats {
+	now := r.live.Load().now()
+	s := d.state
+	st := Stats{InFlight: s.inFlight.Load()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.coolUntil.After(now) {
+		st.CoolingDownUntil = s.coolUntil
+	}
+	st.LastFailure = s.lastFail
+	st.Latency = time.Duration(s.latency.value * float64(time.Second))
+	st.TimeToFirstToken = time.Duration(s.ttft.value * float64(time.Second))
+	st.Requests, st.Tokens = s.requests.count(now), s.tokens.count(now)
+	st.Succeeded, st.Failed = s.served.count(now), s.failed.count(now)
+	return st
 }
