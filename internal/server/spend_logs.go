@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -34,9 +35,29 @@ type spendLogView struct {
 
 // spendLogs serves GET /spend/logs with LiteLLM's filters: api_key (or
 // key: a key or its hash), user_id, team_id, request_id, start_date and
-// end_date (a date, inclusive, or an RFC 3339 time), and limit.
+// end_date (a date, inclusive, an RFC 3339 time or "2026-01-31 15:04:05"
+// in UTC), and limit.
 func (s *Server) spendLogs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
+	f, err := spendFilterOf(q)
+	if err != nil {
+		return err
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 {
+			return openai.InvalidRequest("limit", "limit must be a whole number >= 1, got %q", v)
+		}
+	}
+	rows, err := s.spendStore.QuerySpendLogs(r.Context(), f)
+	if err != nil {
+		return errSpendUnreadable(err)
+	}
+	writeJSON(w, http.StatusOK, spendLogViews(rows))
+	return nil
+}
+
+// spendFilterOf reads the filters /spend/logs and /spend/logs/ui share.
+func spendFilterOf(q url.Values) (store.SpendFilter, error) {
 	var f store.SpendFilter
 	key := q.Get("api_key")
 	if key == "" {
@@ -48,24 +69,23 @@ func (s *Server) spendLogs(w http.ResponseWriter, r *http.Request) error {
 	f.UserID, f.TeamID, f.RequestID = q.Get("user_id"), q.Get("team_id"), q.Get("request_id")
 	var err error
 	if f.Start, err = dateParam(q.Get("start_date"), "start_date", false); err != nil {
-		return err
+		return f, err
 	}
 	if f.End, err = dateParam(q.Get("end_date"), "end_date", true); err != nil {
-		return err
+		return f, err
 	}
 	if !f.Start.IsZero() && !f.End.IsZero() && !f.End.After(f.Start) {
-		return openai.InvalidRequest("end_date", "end_date must be after start_date")
+		return f, openai.InvalidRequest("end_date", "end_date must be after start_date")
 	}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 {
-			return openai.InvalidRequest("limit", "limit must be a whole number >= 1, got %q", v)
-		}
-	}
-	rows, err := s.spendStore.QuerySpendLogs(r.Context(), f)
-	if err != nil {
-		return &openai.Error{Status: http.StatusServiceUnavailable, Type: openai.TypeUnavailable, Code: "database_unavailable",
-			Message: "the spend logs cannot be read: the database did not answer", Err: err}
-	}
+	return f, nil
+}
+
+func errSpendUnreadable(err error) error {
+	return &openai.Error{Status: http.StatusServiceUnavailable, Type: openai.TypeUnavailable, Code: "database_unavailable",
+		Message: "the spend logs cannot be read: the database did not answer", Err: err}
+}
+
+func spendLogViews(rows []store.SpendLog) []spendLogView {
 	out := make([]spendLogView, len(rows))
 	for i := range rows {
 		row := &rows[i]
@@ -82,7 +102,57 @@ func (s *Server) spendLogs(w http.ResponseWriter, r *http.Request) error {
 			out[i].Messages = &row.Prompt
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
+}
+
+// spendLogsPage is a page of /spend/logs/ui, as LiteLLM's admin UI reads it.
+type spendLogsPage struct {
+	Data       []spendLogView `json:"data"`
+	Total      int            `json:"total"`
+	Page       int            `json:"page"`
+	PageSize   int            `json:"page_size"`
+	TotalPages int            `json:"total_pages"`
+}
+
+const (
+	defaultSpendPageSize = 50
+	maxSpendPageSize     = 1000
+)
+
+// spendLogsUI serves GET /spend/logs/ui: the filters of /spend/logs plus
+// model and status_filter, newest first, a page at a time (page from 1,
+// page_size up to 1000), with the total that matched.
+func (s *Server) spendLogsUI(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f, err := spendFilterOf(q)
+	if err != nil {
+		return err
+	}
+	f.Model, f.Status, f.NewestFirst = q.Get("model"), q.Get("status_filter"), true
+	page, size := 1, defaultSpendPageSize
+	if v := q.Get("page"); v != "" {
+		if page, err = strconv.Atoi(v); err != nil || page < 1 {
+			return openai.InvalidRequest("page", "page must be a whole number >= 1, got %q", v)
+		}
+	}
+	if v := q.Get("page_size"); v != "" {
+		if size, err = strconv.Atoi(v); err != nil || size < 1 || size > maxSpendPageSize {
+			return openai.InvalidRequest("page_size", "page_size must be a whole number from 1 to %d, got %q", maxSpendPageSize, v)
+		}
+	}
+	total, err := s.spendStore.CountSpendLogs(r.Context(), f)
+	if err != nil {
+		return errSpendUnreadable(err)
+	}
+	f.Limit, f.Offset = size, (page-1)*size
+	var rows []store.SpendLog
+	if f.Offset < total {
+		if rows, err = s.spendStore.QuerySpendLogs(r.Context(), f); err != nil {
+			return errSpendUnreadable(err)
+		}
+	}
+	writeJSON(w, http.StatusOK, spendLogsPage{Data: spendLogViews(rows), Total: total, Page: page, PageSize: size,
+		TotalPages: (total + size - 1) / size})
 	return nil
 }
 
@@ -94,6 +164,9 @@ func dateParam(v, name string, end bool) (time.Time, error) {
 	}
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t, nil
+	}
+	if t, err := time.Parse(time.DateTime, v); err == nil {
+		return t, nil // LiteLLM's UI sends "2026-01-31 15:04:05", in UTC
 	}
 	t, err := time.Parse(time.DateOnly, v)
 	if err != nil {
