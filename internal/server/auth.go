@@ -19,6 +19,12 @@ var openPaths = map[string]bool{
 	"/": true,
 }
 
+// isAdminPage says a path is the admin page's: static files, open to
+// all, that ask for the master key and send it to the admin routes.
+func isAdminPage(path string) bool {
+	return path == "/ui" || strings.HasPrefix(path, "/ui/")
+}
+
 // adminPrefixes are the management routes only the master key may call.
 var adminPrefixes = []string{"/key/", "/team/", "/user/", "/spend/", "/global/", "/config/"}
 
@@ -36,7 +42,7 @@ func isAdminPath(path string) bool {
 // unless it is open, so a route added later is closed until said otherwise.
 func (s *Server) authenticate(r *http.Request) (context.Context, *auth.Principal, error) {
 	ctx := r.Context()
-	if s.auth == nil || openPaths[r.URL.Path] || r.URL.Path == "/metrics" && !s.metricsNeedAuth {
+	if s.auth == nil || openPaths[r.URL.Path] || isAdminPage(r.URL.Path) || r.URL.Path == "/metrics" && !s.metricsNeedAuth {
 		return ctx, nil, nil
 	}
 	p, err := s.auth.Authenticate(ctx, auth.KeyFromRequest(r))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/strata-gateway/strata/internal/adminui"
 	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/fetch"
 	"github.com/strata-gateway/strata/internal/keys"
@@ -205,7 +206,15 @@ func (s *Server) routes() {
 	if s.spendStore != nil {
 		mux.Handle("GET /spend/logs", s.handle(s.spendLogs))
 		mux.Handle("/spend/logs", s.handle(methodNotAllowed("GET")))
+		mux.Handle("GET /spend/logs/ui", s.handle(s.spendLogsUI))
+		mux.Handle("/spend/logs/ui", s.handle(methodNotAllowed("GET")))
+		mux.Handle("GET /global/spend/report", s.handle(s.spendReport))
+		mux.Handle("/global/spend/report", s.handle(methodNotAllowed("GET")))
 	}
+	mux.Handle("GET /global/deployments", s.handle(s.deployments))
+	mux.Handle("/global/deployments", s.handle(methodNotAllowed("GET")))
+	mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
+	mux.Handle("GET /ui/", adminui.Handler("/ui/"))
 	if s.admin != nil {
 		s.adminRoutes(mux)
 	}
