@@ -56,6 +56,7 @@ type options struct {
 	strataEnv      stringList
 	skipThroughput bool
 	auth           bool
+	authOverhead   bool
 }
 
 type stringList []string
@@ -80,6 +81,7 @@ func run(ctx context.Context, args []string) error {
 	fs.Var(&o.strataEnv, "strata-env", "extra environment variable for strata alone (repeatable), e.g. -strata-env=GOGC=400")
 	fs.BoolVar(&o.skipThroughput, "latency-only", false, "skip the closed-loop rounds (needs -rate)")
 	fs.BoolVar(&o.auth, "auth", false, "turn Strata's authentication on (a master key, keys in SQLite) and send every request with a virtual key, so the key check and the accounting are measured too")
+	fs.BoolVar(&o.authOverhead, "auth-overhead", false, "measure only what keys and spend logging cost: two strata processes, one without keys and one with -auth's, under the same closed-loop load, alternating, -rounds times")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -112,6 +114,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer up.stop()
 	upURL := "http://" + upAddr
+	if o.authOverhead {
+		return runAuthOverhead(ctx, o, root, tmp, bin, wrkBin, up, upURL)
+	}
 	proxy, proxyAddr, err := startHelper("proxy", "-upstream", upURL)
 	if err != nil {
 		return err

@@ -100,12 +100,17 @@ func newWrkRunner(bin, dir string, threads int) (*wrkRunner, error) {
 }
 
 func (w *wrkRunner) run(ctx context.Context, url, bodyPath string, conns int, d time.Duration) (wrkResult, error) {
+	return w.runWithKey(ctx, url, bodyPath, apiKey, conns, d)
+}
+
+// runWithKey is run with key as every request's API key ("" for none).
+func (w *wrkRunner) runWithKey(ctx context.Context, url, bodyPath, key string, conns int, d time.Duration) (wrkResult, error) {
 	threads := min(w.threads, conns)
 	cmd := exec.CommandContext(ctx, w.bin,
 		"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
 		"-d", fmt.Sprintf("%ds", max(1, int(d.Round(time.Second).Seconds()))), "--timeout", "10s",
 		"-s", w.script, url)
-	cmd.Env = append(os.Environ(), "BENCH_BODY="+bodyPath, "BENCH_API_KEY="+apiKey)
+	cmd.Env = append(os.Environ(), "BENCH_BODY="+bodyPath, "BENCH_API_KEY="+key)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
