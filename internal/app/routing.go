@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/config"
 	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/router"
@@ -44,8 +45,11 @@ func routerOptions(rs config.Routing, log *slog.Logger, m *metrics.Metrics) rout
 		ContextWindowFallbacks: fallbackMap(rs.ContextWindowFallbacks),
 		ContentPolicyFallbacks: fallbackMap(rs.ContentPolicyFallbacks),
 		Aliases:                aliasMap(rs.Aliases),
-		Logger:                 log,
-		Metrics:                m,
+		// A key limited to some models is never served by a fallback
+		// outside them.
+		MayServe: auth.CheckModel,
+		Logger:   log,
+		Metrics:  m,
 	}
 	if rs.NumRetries != nil {
 		o.NumRetries = *rs.NumRetries

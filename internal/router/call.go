@@ -76,6 +76,12 @@ func (r *table) do(ctx context.Context, req Request, try AttemptFunc) (*Call, Ta
 		if kind == failCanceled {
 			return nil, tally, err
 		}
+		if r.mayServe != nil {
+			if refused := r.mayServe(ctx, fb.name); refused != nil {
+				log.Warn("fallback skipped: the caller may not use its model", "model", g.name, "fallback", fb.name, "reason", refused.Error())
+				continue
+			}
+		}
 		tally.Fallbacks++
 		r.metrics.Fallback(g.name, fb.name, reason)
 		log.Warn("falling back to another model", "model", g.name, "fallback", fb.name, "reason", reason, "error", err.Error())

@@ -111,6 +111,11 @@ type Options struct {
 	// request for one gets a 400 that says so.
 	Unserved map[string]string
 
+	// MayServe says whether the request of ctx may be served by a model
+	// name; a fallback it refuses is skipped and logged, never called. nil:
+	// any. The model asked for is the caller's to check before Do.
+	MayServe func(ctx context.Context, model string) error
+
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
 	Now     func() time.Time
@@ -141,6 +146,8 @@ type table struct {
 	timeout           time.Duration
 	streamTimeout     time.Duration
 	streamIdleTimeout time.Duration
+
+	mayServe func(ctx context.Context, model string) error
 
 	log     *slog.Logger
 	metrics *metrics.Metrics
@@ -214,6 +221,7 @@ func newTable(deployments []*Deployment, opts Options) (*table, error) {
 		timeout:           cmpOr(opts.Timeout, DefaultTimeout),
 		streamTimeout:     opts.StreamTimeout,
 		streamIdleTimeout: cmpOr(opts.StreamIdleTimeout, DefaultStreamIdleTimeout),
+		mayServe:          opts.MayServe,
 		log:               opts.Logger,
 		metrics:           opts.Metrics,
 		now:               opts.Now,

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -514,6 +515,52 @@ func TestContextWindowAndContentPolicyFallbacks(t *testing.T) {
 	_, _, attempts, err := g.call(t, Request{Model: "claude"}, outcome{"claude#1": tooLong}, Usage{})
 	if !errors.Is(err, tooLong) || len(attempts) != 1 {
 		t.Errorf("attempts %v err %v: a context-length error must not use the general fallbacks", attempts, err)
+	}
+}
+
+// A fallback the caller may not use is skipped, never called: every kind
+// of fallback, the request's own too.
+func TestFallbacksTheCallerMayNotUseAreSkipped(t *testing.T) {
+	type callerKey struct{}
+	refused := errors.New("not this key's model")
+	f := newFixture(t, Options{
+		Fallbacks:              map[string][]string{"claude": {"llama", "titan"}},
+		ContextWindowFallbacks: map[string][]string{"claude": {"long"}},
+		MayServe: func(ctx context.Context, model string) error {
+			if ctx.Value(callerKey{}) == "limited" && model != "claude" && model != "titan" {
+				return refused
+			}
+			return nil
+		},
+	}, dep("claude", Policy{}), dep("llama", Policy{}), dep("titan", Policy{}), dep("long", Policy{}))
+	limited := context.WithValue(context.Background(), callerKey{}, "limited")
+	run := func(ctx context.Context, req Request, fails outcome) (string, Tally, []string, error) {
+		var attempts []string
+		c, tally, err := f.r.Do(ctx, req, func(ctx context.Context, c *Call) error {
+			attempts = append(attempts, c.Deployment.ID)
+			return fails[c.Deployment.ID]
+		})
+		if err != nil {
+			return "", tally, attempts, err
+		}
+		c.Finish(Usage{}, nil)
+		return c.Deployment.ID, tally, attempts, nil
+	}
+	served, tally, attempts, err := run(limited, Request{Model: "claude"}, outcome{"claude#1": unavailable})
+	if err != nil || served != "titan#1" || tally.Fallbacks != 1 || !slices.Equal(attempts, []string{"claude#1", "titan#1"}) {
+		t.Errorf("served by %q after %v (%+v), err %v; want titan, llama skipped", served, attempts, tally, err)
+	}
+	_, _, attempts, err = run(limited, Request{Model: "claude"}, outcome{"claude#1": tooLong})
+	if !errors.Is(err, tooLong) || !slices.Equal(attempts, []string{"claude#1"}) {
+		t.Errorf("context window fallback: attempts %v err %v; want long skipped and claude's error", attempts, err)
+	}
+	_, _, attempts, err = run(limited, Request{Model: "claude", Fallbacks: []string{"llama"}}, outcome{"claude#1": unavailable})
+	if !errors.Is(err, unavailable) || !slices.Equal(attempts, []string{"claude#1"}) {
+		t.Errorf("request fallbacks: attempts %v err %v; want llama skipped and claude's error", attempts, err)
+	}
+	served, _, _, err = run(context.Background(), Request{Model: "claude"}, outcome{"claude#1": unavailable})
+	if err != nil || served != "llama#1" {
+		t.Errorf("a caller allowed every model: served by %q, err %v; want llama", served, err)
 	}
 }
 
