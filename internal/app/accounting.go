@@ -150,7 +150,7 @@ func resetBudgets(ctx context.Context, st store.Budgets, log *slog.Logger, inter
 			if _, err := keys.ParseDuration(ref.BudgetDuration); err == nil {
 				n := ref.BudgetResetAt
 				for !n.After(now) {
-					n = keys.NextReset(ref.BudgetDuration, n)
+					n = keys.BudgetReset(ref.BudgetDuration, n)
 				}
 				next = &n
 			}
@@ -243,6 +243,9 @@ func scopeOf(kind, id, name string, l store.Limits, created time.Time, budgets b
 	if d, err := config.ParseDuration(l.BudgetDuration); err == nil {
 		s.BudgetDuration = d
 	}
+	// Months are calendar months, reset on the 1st as the store's
+	// budget_reset_at is: not 30 days.
+	s.BudgetMonths = keys.Months(l.BudgetDuration)
 	s.BudgetAnchor = created
 	if l.BudgetResetAt != nil {
 		s.BudgetAnchor = *l.BudgetResetAt
@@ -252,7 +255,7 @@ func scopeOf(kind, id, name string, l store.Limits, created time.Time, budgets b
 			s.ModelMaxBudget = make(map[string]limits.ModelBudget, len(l.ModelMaxBudget))
 		}
 		d, _ := config.ParseDuration(mb.TimePeriod)
-		s.ModelMaxBudget[model] = limits.ModelBudget{MaxBudget: mb.BudgetLimit, Duration: d}
+		s.ModelMaxBudget[model] = limits.ModelBudget{MaxBudget: mb.BudgetLimit, Duration: d, Months: keys.Months(mb.TimePeriod)}
 	}
 	return s
 }

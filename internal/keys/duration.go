@@ -9,7 +9,7 @@ import (
 
 // ParseDuration reads LiteLLM's durations: a whole number followed by s,
 // m, h, d, w or mo (calendar months), e.g. "30s", "1h", "30d", "1mo".
-// Months have no fixed length: use NextReset to add one to a time.
+// Months have no fixed length: use NextReset or BudgetReset to add one.
 func ParseDuration(s string) (time.Duration, error) {
 	n, unit, err := splitDuration(s)
 	if err != nil {
@@ -50,8 +50,31 @@ func splitDuration(s string) (int64, string, error) {
 	return 0, "", fmt.Errorf("%q is not a duration: the unit must be s, m, h, d, w or mo, e.g. 30d", s)
 }
 
-// NextReset is when a budget period of duration d that starts at from
-// ends. Months are calendar months; an invalid d gives from.
+// Months is the number of calendar months d stands for ("3mo": 3), or 0
+// when d is not in months.
+func Months(d string) int {
+	n, unit, err := splitDuration(d)
+	if err != nil || unit != "mo" {
+		return 0
+	}
+	return int(n)
+}
+
+// BudgetReset is when the budget period of duration d holding from ends.
+// A budget in months resets on the 1st of a month at 00:00 UTC, as
+// LiteLLM's does: "1mo" from March 14 ends on April 1 (the limiter's
+// periods are the same calendar months). Other units end d after from.
+// An invalid d gives from.
+func BudgetReset(d string, from time.Time) time.Time {
+	if n := Months(d); n > 0 {
+		f := from.UTC()
+		return time.Date(f.Year(), f.Month()+time.Month(n), 1, 0, 0, 0, 0, time.UTC)
+	}
+	return NextReset(d, from)
+}
+
+// NextReset is the time d after from, for a key's duration. Months are
+// calendar months, to the same day; an invalid d gives from.
 func NextReset(d string, from time.Time) time.Time {
 	n, unit, err := splitDuration(d)
 	if err != nil {

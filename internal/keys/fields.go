@@ -261,7 +261,7 @@ func (f fields) limits(l *store.Limits, now time.Time) error {
 			l.BudgetDuration = d
 			l.BudgetResetAt = nil
 			if d != "" {
-				next := NextReset(d, now)
+				next := BudgetReset(d, now)
 				l.BudgetResetAt = &next
 			}
 		}

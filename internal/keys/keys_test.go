@@ -127,3 +127,27 @@ func TestBadInputNamesTheField(t *testing.T) {
 		wantField(t, err, http.StatusBadRequest, field)
 	}
 }
+
+// A budget in months resets on the 1st at 00:00 UTC, as LiteLLM's does;
+// a key's duration in months ends on the same day of a later month.
+func TestBudgetResetInMonths(t *testing.T) {
+	for _, tt := range []struct {
+		d          string
+		from, want time.Time
+	}{
+		{"1mo", time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)},
+		{"1mo", time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"1mo", time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)},
+		{"3mo", time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC), time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)},
+		// March 31, 23:00 in New York is already April in UTC.
+		{"1mo", time.Date(2026, 3, 31, 23, 0, 0, 0, time.FixedZone("EDT", -4*3600)), time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)},
+		{"30d", time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC), time.Date(2026, 4, 13, 10, 0, 0, 0, time.UTC)},
+	} {
+		if got := BudgetReset(tt.d, tt.from); !got.Equal(tt.want) {
+			t.Errorf("BudgetReset(%s, %v) = %v, want %v", tt.d, tt.from, got, tt.want)
+		}
+	}
+	if Months("3mo") != 3 || Months("30d") != 0 || Months("mo") != 0 {
+		t.Errorf("Months: 3mo %d, 30d %d, mo %d", Months("3mo"), Months("30d"), Months("mo"))
+	}
+}

@@ -33,6 +33,7 @@ type budgets struct {
 // period is a budget's current period and what was spent in it.
 type period struct {
 	start, end time.Time // end is zero for a budget that never resets
+	months     int       // periods are calendar months: the next one is this many months on
 	spent      float64
 	shared     float64 // the spend every gateway counted, as last read from the shared counter
 	seeded     bool    // spent includes what the spend logs hold
@@ -41,8 +42,13 @@ type period struct {
 
 // periodOf is the budget period holding now: periods of length every
 // follow one another from anchor (a key's creation time, say). every == 0
-// is one period that never ends.
-func periodOf(now, anchor time.Time, every time.Duration) (start, end time.Time) {
+// is one period that never ends. With months > 0, periods are that many
+// calendar months instead, each starting on the 1st at 00:00 UTC, as
+// LiteLLM resets a budget_duration in months, counted from anchor's month.
+func periodOf(now, anchor time.Time, every time.Duration, months int) (start, end time.Time) {
+	if months > 0 {
+		return monthPeriod(now, anchor, months)
+	}
 	if every <= 0 {
 		return time.Time{}, time.Time{}
 	}
@@ -62,14 +68,27 @@ func periodOf(now, anchor time.Time, every time.Duration) (start, end time.Time)
 	return start, start.Add(every)
 }
 
+// monthPeriod is the period of n calendar months (UTC) holding now, the
+// periods counted from anchor's month (from January 1970 without one).
+func monthPeriod(now, anchor time.Time, n int) (start, end time.Time) {
+	monthIndex := func(t time.Time) int { t = t.UTC(); return t.Year()*12 + int(t.Month()) - 1 }
+	i, a := monthIndex(now), 1970*12
+	if !anchor.IsZero() {
+		a = monthIndex(anchor)
+	}
+	k := i - ((i-a)%n+n)%n
+	start = time.Date(k/12, time.Month(k%12+1), 1, 0, 0, 0, 0, time.UTC)
+	return start, start.AddDate(0, n, 0)
+}
+
 // current returns the spend of ref in the period holding now, starting a
 // new period (and reading the spend logs) when the last one ended.
-func (b *budgets) current(ctx context.Context, ref BudgetRef, anchor time.Time, every time.Duration, now time.Time) *period {
-	start, end := periodOf(now, anchor, every)
+func (b *budgets) current(ctx context.Context, ref BudgetRef, anchor time.Time, every time.Duration, months int, now time.Time) *period {
+	start, end := periodOf(now, anchor, every, months)
 	b.mu.Lock()
 	p := b.spent[ref]
 	if p == nil || !p.start.Equal(start) || !p.end.Equal(end) {
-		p = &period{start: start, end: end}
+		p = &period{start: start, end: end, months: months}
 		b.spent[ref] = p
 	}
 	seeded := p.seeded
@@ -118,11 +137,18 @@ func (b *budgets) add(ref BudgetRef, cost float64, now time.Time) {
 	}
 	if !p.end.IsZero() && !now.Before(p.end) {
 		// The request ended in a new period: it counts there.
-		start, end := p.end, p.end.Add(p.end.Sub(p.start))
-		for !now.Before(end) {
-			start, end = end, end.Add(end.Sub(start))
+		length, months := p.end.Sub(p.start), p.months
+		next := func(t time.Time) time.Time {
+			if months > 0 {
+				return t.AddDate(0, months, 0)
+			}
+			return t.Add(length)
 		}
-		p = &period{start: start, end: end}
+		start, end := p.end, next(p.end)
+		for !now.Before(end) {
+			start, end = end, next(end)
+		}
+		p = &period{start: start, end: end, months: months}
 		b.spent[ref] = p
 	}
 	p.spent += cost

@@ -32,7 +32,10 @@ type Scope struct {
 	// BudgetDuration is how often the budget resets (0: never); periods
 	// run from BudgetAnchor (the entity's creation), else from the epoch.
 	BudgetDuration time.Duration
-	BudgetAnchor   time.Time
+	// BudgetMonths, when > 0, makes the periods calendar months instead
+	// (budget_duration "1mo"): see periodOf.
+	BudgetMonths int
+	BudgetAnchor time.Time
 	// ModelMaxBudget caps spend per model name.
 	ModelMaxBudget map[string]ModelBudget
 }
@@ -41,6 +44,7 @@ type Scope struct {
 type ModelBudget struct {
 	MaxBudget float64
 	Duration  time.Duration // time_period; 0 never resets
+	Months    int           // time_period in calendar months, instead of Duration
 }
 
 // Options configures a Limiter.
@@ -316,7 +320,7 @@ func (l *Limiter) exceeded(steps []Step, infos []stepInfo, taken Taken, now time
 func (l *Limiter) checkBudgets(ctx context.Context, s *Scope, model string, now time.Time, lease *Lease) error {
 	if s.MaxBudget != nil || s.SoftBudget != nil {
 		ref := BudgetRef{Kind: s.Kind, ID: s.ID}
-		p := l.budgets.current(ctx, ref, s.BudgetAnchor, s.BudgetDuration, now)
+		p := l.budgets.current(ctx, ref, s.BudgetAnchor, s.BudgetDuration, s.BudgetMonths, now)
 		spent := l.budgets.spentIn(p)
 		if s.MaxBudget != nil && spent >= *s.MaxBudget {
 			return &BudgetExceeded{Scope: scopeName(s), Spent: spent, Max: *s.MaxBudget, ResetAt: p.end}
@@ -328,7 +332,7 @@ func (l *Limiter) checkBudgets(ctx context.Context, s *Scope, model string, now 
 	}
 	if mb, ok := s.ModelMaxBudget[model]; ok {
 		ref := BudgetRef{Kind: s.Kind, ID: s.ID, Model: model}
-		p := l.budgets.current(ctx, ref, s.BudgetAnchor, mb.Duration, now)
+		p := l.budgets.current(ctx, ref, s.BudgetAnchor, mb.Duration, mb.Months, now)
 		spent := l.budgets.spentIn(p)
 		if spent >= mb.MaxBudget {
 			return &BudgetExceeded{Scope: scopeName(s), Model: model, Spent: spent, Max: mb.MaxBudget, ResetAt: p.end}

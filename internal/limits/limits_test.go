@@ -254,7 +254,7 @@ func TestPeriodOf(t *testing.T) {
 		{now, now, now.Add(day)},
 		{now.Add(day), now, now.Add(day)},
 	} {
-		start, end := periodOf(now, tt.anchor, day)
+		start, end := periodOf(now, tt.anchor, day, 0)
 		if !start.Equal(tt.start) || !end.Equal(tt.end) {
 			t.Errorf("anchor %v: period %v to %v, want %v to %v", tt.anchor, start, end, tt.start, tt.end)
 		}
