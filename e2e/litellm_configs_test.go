@@ -46,7 +46,8 @@ func TestLiteLLMConfigsStart(t *testing.T) {
 				"model_list: 6 entries are for providers other than AWS Bedrock, which Strata does not serve; requests for them get a 400: " +
 					"gpt-4o (openai, line 5), gpt-4o-mini (openai, line 9), azure-gpt-4o (azure, line 13), gemini-pro (vertex_ai, line 21), gemini-flash (gemini, line 26), llama-local (ollama, line 30)",
 				`router_settings.fallbacks[0].gpt-4o: "gpt-4o" is an openai model ("openai/gpt-4o"), which Strata does not serve: this fallback entry is skipped`,
-				"litellm_settings: ignored, not implemented by Strata: success_callback (line 50), failure_callback (line 51), set_verbose (line 52), json_logs (line 53)",
+				`litellm_settings: callbacks not implemented by Strata, which only sends traces over OTLP ("otel"): "langfuse" in success_callback (line 50), "langfuse" in failure_callback (line 51)`,
+				"litellm_settings: ignored, not implemented by Strata: set_verbose (line 52), json_logs (line 53)",
 				"router_settings: ignored, not implemented by Strata: enable_pre_call_checks (line 58)",
 				`router_settings.model_group_alias.gpt-4: "azure-gpt-4o" is an azure model ("azure/gpt-4o-prod"), which Strata does not serve: the alias is skipped`,
 			},

@@ -173,11 +173,28 @@ type Settings struct {
 	// is what several gateways share their limits, key changes and router
 	// state through; unset, each gateway keeps its own.
 	Redis Redis
+	// Traces says whether requests are traced over OTLP, and with what.
+	Traces Traces
 	// The sections as written, os.environ/ resolved, for features that come
 	// later. Implemented keys hold their typed value; credential-looking
 	// strings of the others are Secrets.
 	LiteLLM, Router, General map[string]any
 }
+
+// Traces are the OpenTelemetry settings. Where the spans go (endpoint,
+// protocol, headers) is the standard OTEL_EXPORTER_OTLP_* environment's.
+type Traces struct {
+	// Enabled is set by "otel" in litellm_settings.callbacks (or in
+	// success_callback or failure_callback).
+	Enabled bool
+	// MessageLogging (callback_settings.otel.message_logging) records
+	// prompt and completion text on the spans; off unless asked for, and
+	// off whenever litellm_settings.turn_off_message_logging is true.
+	MessageLogging bool
+}
+
+// TracesCallback is the callback name that turns traces on, as in LiteLLM.
+const TracesCallback = "otel"
 
 // Load reads and checks the config file at path. Every problem in the file is
 // reported in one *Errors. lookupEnv resolves os.environ/ references; it is

@@ -212,7 +212,7 @@ func TestLoadGood(t *testing.T) {
 					Redis:                Redis{URL: "redis://user:pa55@localhost:6379"},
 					LiteLLM: map[string]any{
 						"drop_params":      true,
-						"success_callback": []any{"langfuse"},
+						"success_callback": []string{"langfuse"},
 						"cache_params":     map[string]any{"type": "redis", "password": Secret("hunter2")},
 					},
 					Router: map[string]any{
@@ -233,7 +233,8 @@ func TestLoadGood(t *testing.T) {
 					// One line per section; organization appears in both entries and is listed once.
 					"testdata/settings.good.yaml:6: top-level keys ignored, not implemented by Strata: defaults (line 6)",
 					"testdata/settings.good.yaml:15: model_list: ignored, not implemented by Strata: litellm_params.organization (line 15), litellm_params.tags (line 22), guardrails (line 23)",
-					"testdata/settings.good.yaml:27: litellm_settings: ignored, not implemented by Strata: success_callback (line 27), cache_params (line 28)",
+					`testdata/settings.good.yaml:27: litellm_settings: callbacks not implemented by Strata, which only sends traces over OTLP ("otel"): "langfuse" in success_callback (line 27)`,
+					"testdata/settings.good.yaml:28: litellm_settings: ignored, not implemented by Strata: cache_params (line 28)",
 				},
 			},
 		},

@@ -169,6 +169,8 @@ func (d *decoder) parse(data []byte) *Config {
 			cfg.Settings.Router = d.section(f)
 		case "general_settings":
 			cfg.Settings.General = d.section(f)
+		case "callback_settings":
+			cfg.Settings.Traces.MessageLogging = d.callbackSettings(f)
 		default:
 			d.warnIgnored(f.line, f.path)
 		}
@@ -236,11 +238,67 @@ func (d *decoder) parse(data []byte) *Config {
 	if v, ok := cfg.Settings.General["store_prompts_in_spend_logs"].(bool); ok {
 		cfg.Settings.StorePrompts = v
 	}
+	cfg.Settings.Traces.Enabled = d.callbacks(cfg.Settings.LiteLLM)
+	if off, _ := cfg.Settings.LiteLLM["turn_off_message_logging"].(bool); off {
+		cfg.Settings.Traces.MessageLogging = false
+	}
 	cfg.Settings.Routing = d.routing(cfg)
 	cfg.Settings.Redis = d.redis(cfg.Settings.Router)
 	d.warnUnserved(cfg.Unserved)
 	d.warnIgnoredKeys()
 	return cfg
+}
+
+// callbacks reports whether litellm_settings names the otel callback, and
+// warns in one line about the callbacks Strata does not have (langfuse,
+// datadog, custom classes...), which LiteLLM would have called.
+func (d *decoder) callbacks(litellm map[string]any) bool {
+	on := false
+	var others []string
+	line := 0
+	for _, key := range []string{"callbacks", "success_callback", "failure_callback"} {
+		names, _ := litellm[key].([]string)
+		for _, n := range names {
+			if n == TracesCallback {
+				on = true
+				continue
+			}
+			l := d.lines["litellm_settings."+key]
+			if line == 0 {
+				line = l
+			}
+			others = append(others, fmt.Sprintf("%s in %s (line %d)", strconv.Quote(n), key, l))
+		}
+	}
+	if len(others) > 0 {
+		d.warnf(line, "litellm_settings: callbacks not implemented by Strata, which only sends traces over OTLP (%q): %s",
+			TracesCallback, strings.Join(others, ", "))
+	}
+	return on
+}
+
+// callbackSettings reads the top-level callback_settings section: of it,
+// Strata implements otel.message_logging, which it returns; the rest is
+// warned about.
+func (d *decoder) callbackSettings(f field) (messageLogging bool) {
+	fields, _ := d.mapping(f.node, f.path)
+	for _, cb := range fields {
+		if cb.key != TracesCallback {
+			d.warnIgnored(cb.line, cb.path)
+			continue
+		}
+		settings, _ := d.mapping(cb.node, cb.path)
+		for _, s := range settings {
+			if s.key != "message_logging" {
+				d.warnIgnored(s.line, s.path)
+				continue
+			}
+			if v, ok := d.convert(s.node, s.path, kindBool); ok {
+				messageLogging = v.(bool)
+			}
+		}
+	}
+	return messageLogging
 }
 
 // warnUnserved names, in one warning, every entry for another provider.

@@ -43,6 +43,10 @@ var settingsKeys = map[string]map[string]kind{
 		"content_policy_fallbacks": kindFallbacks,
 		"max_budget":               kindNonNegative,
 		"budget_duration":          kindDuration,
+		"callbacks":                kindNames, // "otel" turns traces on; other names are warned about
+		"success_callback":         kindNames,
+		"failure_callback":         kindNames,
+		"turn_off_message_logging": kindBool,
 	},
 	"router_settings": {
 		"routing_strategy":         kindString,
