@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/strata-gateway/strata/internal/openai"
 )
 
@@ -22,6 +24,9 @@ type Request struct {
 	Fallbacks []string
 
 	Logger *slog.Logger // the request's logger; nil: the router's
+	// Operation is the GenAI operation (gen_ai.operation.name) named on
+	// the attempts' spans; "" takes it from the deployment's API.
+	Operation string
 }
 
 // Tally is what a request went through before it was answered or failed.
@@ -121,7 +126,7 @@ func (r *table) tryGroup(ctx context.Context, g *group, req *Request, try Attemp
 			}
 		}
 		skip.add(d.index)
-		c := r.start(ctx, d, g, req, log)
+		c := r.start(ctx, d, g, req, log, tally.Retries+tally.Fallbacks+1)
 		err = try(c.ctx, c)
 		if err == nil {
 			return c, 0, nil
@@ -200,6 +205,8 @@ type Call struct {
 	stream bool
 	start  time.Time
 
+	span trace.Span // the attempt's span; nil when tracing is off
+
 	callTimer, firstTokenTimer, idleTimer *time.Timer
 	idle                                  time.Duration
 	idleSource                            string
@@ -208,10 +215,15 @@ type Call struct {
 	done                                  bool
 }
 
-// start opens an attempt on d: in flight, with its timeouts running.
-func (r *table) start(parent context.Context, d *Deployment, g *group, req *Request, log *slog.Logger) *Call {
+// start opens an attempt on d: in flight, with its timeouts running, and
+// its span started when tracing is on.
+func (r *table) start(parent context.Context, d *Deployment, g *group, req *Request, log *slog.Logger, attempt int) *Call {
+	var span trace.Span
+	if r.tracer != nil {
+		parent, span = r.startSpan(parent, d, g, req, attempt)
+	}
 	ctx, cancel := context.WithCancelCause(parent)
-	c := &Call{Deployment: d, Model: g.name, router: r, log: log, ctx: ctx, cancel: cancel, stream: req.Stream, start: r.now()}
+	c := &Call{Deployment: d, Model: g.name, router: r, log: log, ctx: ctx, cancel: cancel, stream: req.Stream, start: r.now(), span: span}
 	limit, source, fromRequest := r.callTimeout(d, req)
 	c.callTimer = c.expireAfter(&TimeoutError{Kind: TimeoutCall, Limit: limit, Source: source, FromRequest: fromRequest})
 	if req.Stream {
@@ -331,6 +343,9 @@ func (c *Call) end(usage Usage, err error) {
 	d.state.used(now, usage.InputTokens+usage.OutputTokens)
 	d.metrics.Tokens(usage.InputTokens, usage.OutputTokens)
 	elapsed := now.Sub(c.start)
+	if c.span != nil {
+		endSpan(c.span, d, usage, err)
+	}
 	if err == nil {
 		d.metrics.Served(elapsed)
 		d.state.answered(now)

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/openai"
@@ -118,8 +120,10 @@ type Options struct {
 
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
-	Now     func() time.Time
-	Rand    func() float64 // uniform in [0, 1); must be safe for concurrent use
+	// Tracer starts a span per attempt; nil traces nothing.
+	Tracer trace.Tracer
+	Now    func() time.Time
+	Rand   func() float64 // uniform in [0, 1); must be safe for concurrent use
 	// Sleep waits d or until ctx ends; tests replace it to see backoffs.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -151,6 +155,7 @@ type table struct {
 
 	log     *slog.Logger
 	metrics *metrics.Metrics
+	tracer  trace.Tracer
 	now     func() time.Time
 	rand    func() float64
 	sleep   func(ctx context.Context, d time.Duration) error
@@ -224,6 +229,7 @@ func newTable(deployments []*Deployment, opts Options) (*table, error) {
 		mayServe:          opts.MayServe,
 		log:               opts.Logger,
 		metrics:           opts.Metrics,
+		tracer:            opts.Tracer,
 		now:               opts.Now,
 		rand:              opts.Rand,
 		sleep:             opts.Sleep,

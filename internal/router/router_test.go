@@ -376,7 +376,7 @@ func TestAllCoolingTriesLeastRecentlyFailed(t *testing.T) {
 	for _, id := range []string{"m#2", "m#1"} { // m#2 fails first
 		d := f.byID[id]
 		t := f.r.live.Load()
-		c := t.start(context.Background(), d, t.groups["m"], &Request{Model: "m"}, t.log)
+		c := t.start(context.Background(), d, t.groups["m"], &Request{Model: "m"}, t.log, 1)
 		c.fail(throttled)
 		f.clock.Advance(time.Second)
 	}

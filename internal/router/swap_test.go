@@ -81,8 +81,8 @@ func TestSwapKeepsTheStateOfDeploymentsThatStay(t *testing.T) {
 	// m#1 is throttled into a cooldown; m#2 holds a call in flight.
 	m1 := f.byID["m#1"]
 	tbl := f.r.live.Load()
-	tbl.start(context.Background(), m1, tbl.groups["m"], &Request{Model: "m"}, tbl.log).fail(throttled)
-	busy := tbl.start(context.Background(), f.byID["m#2"], tbl.groups["m"], &Request{Model: "m"}, tbl.log)
+	tbl.start(context.Background(), m1, tbl.groups["m"], &Request{Model: "m"}, tbl.log, 1).fail(throttled)
+	busy := tbl.start(context.Background(), f.byID["m#2"], tbl.groups["m"], &Request{Model: "m"}, tbl.log, 1)
 
 	next := f.next(t, opts, dep("m", Policy{}), dep("m", Policy{}), dep("n", Policy{}))
 	f.r.Swap(next)
@@ -119,7 +119,7 @@ func TestSwapStartsAfreshWhenTheUpstreamChanged(t *testing.T) {
 	f := newFixture(t, opts, dep("m", Policy{}))
 	f.byID["m#1"].ModelID = "model-of-m"
 	tbl := f.r.live.Load()
-	tbl.start(context.Background(), f.byID["m#1"], tbl.groups["m"], &Request{Model: "m"}, tbl.log).fail(throttled)
+	tbl.start(context.Background(), f.byID["m#1"], tbl.groups["m"], &Request{Model: "m"}, tbl.log, 1).fail(throttled)
 
 	next := f.next(t, opts, dep("m", Policy{}))
 	next.Deployments("m")[0].ModelID = "another-model"
