@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/strata-gateway/strata/internal/limits"
@@ -49,7 +50,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, endUser string) e
 func (s *Server) priced(h http.Header, rec *requestRecord, call *router.Call, u spend.Usage) {
 	rec.spend = u
 	rec.cost = call.Deployment.Price.Cost(u)
-	rec.modelGroup, rec.modelID = call.Model, call.Deployment.ModelID
+	rec.modelGroup, rec.modelID, rec.responseModel = call.Model, call.Deployment.ModelID, call.Deployment.BaseModel
 	h.Set(costHeader, strconv.FormatFloat(rec.cost, 'g', -1, 64))
 }
 
@@ -116,6 +117,11 @@ type streamTally struct {
 	tier        string // the service tier Bedrock said it served
 	outputChars int
 	promptChars int
+	// finishReason is the answer's, once a chunk gave it.
+	finishReason string
+	// text collects the answer's text for the request's span; nil unless
+	// message logging is on.
+	text *strings.Builder
 }
 
 func (t *streamTally) note(c *openai.ChatChunk) {
@@ -123,6 +129,12 @@ func (t *streamTally) note(c *openai.ChatChunk) {
 		d := &c.Choices[0].Delta
 		if d.Content != nil {
 			t.outputChars += len(*d.Content)
+			if t.text != nil {
+				t.text.WriteString(*d.Content)
+			}
+		}
+		if fr := c.Choices[0].FinishReason; fr != nil {
+			t.finishReason = *fr
 		}
 		if d.ReasoningContent != nil {
 			t.outputChars += len(*d.ReasoningContent)

@@ -29,6 +29,10 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error
 		// Kept for the spend log, as general_settings.store_prompts_in_spend_logs asks.
 		recordFrom(r.Context()).prompt = string(body[:min(len(body), maxStoredPrompt)])
 	}
+	if s.traceMessages {
+		// Kept for the request's span, as callback_settings.otel.message_logging asks.
+		recordFrom(r.Context()).gen.body = body[:min(len(body), maxStoredPrompt)]
+	}
 	return decodeJSON(body, v)
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
@@ -27,6 +29,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	}
 	rec := recordFrom(r.Context())
 	rec.model, rec.callType, rec.stream = req.Model, "chat", req.Stream
+	rec.gen.maxTokens, rec.gen.temperature, rec.gen.topP = cmp.Or(req.MaxCompletionTokens, req.MaxTokens), req.Temperature, req.TopP
 	route, err := routeOf(req.Model, req.Stream, req.Extra)
 	if err != nil {
 		return err
@@ -46,6 +49,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		req.StreamOptions = &openai.StreamOptions{IncludeUsage: true}
 	}
 	id, created := "chatcmpl-"+rand.Text(), s.now().Unix()
+	rec.gen.responseID = id
 	var answer chatAnswer
 	var held *heldStream
 	call, tally, err := s.router.Do(r.Context(), route, func(ctx context.Context, c *router.Call) error {
@@ -56,7 +60,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if a.stream != nil {
-			if held, err = holdFirstToken(a.stream, clientWantsUsage); err != nil {
+			if held, err = holdFirstToken(a.stream, clientWantsUsage, s.newStreamText()); err != nil {
 				return err
 			}
 			c.FirstToken()
@@ -77,6 +81,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		rec.usage = usage
 		call.Finish(usage, nil)
 		s.priced(w.Header(), rec, call, completionSpend(answer.completion))
+		s.noteCompletion(rec, answer.completion)
 		writeJSON(w, http.StatusOK, answer.completion)
 		return nil
 	}
@@ -134,6 +139,7 @@ func (s *Server) routed(w http.ResponseWriter, r *http.Request, model, endUser s
 		return nil, err
 	}
 	route.Logger = loggerFrom(r.Context(), s.log).With("model", model)
+	route.Operation = operationOf(rec.callType)
 	call, tally, err := s.router.Do(r.Context(), route, try)
 	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
 	setAttemptHeaders(w.Header(), tally)
@@ -301,9 +307,10 @@ type heldStream struct {
 
 // holdFirstToken reads stream until a chunk carries output (text, a tool
 // call, reasoning, a finish reason), or until it ends. On failure the
-// stream is closed.
-func holdFirstToken(stream chunkStream, clientWantsUsage bool) (*heldStream, error) {
+// stream is closed. text, when not nil, collects the answer's text.
+func holdFirstToken(stream chunkStream, clientWantsUsage bool, text *strings.Builder) (*heldStream, error) {
 	h := &heldStream{chunkStream: stream, clientWantsUsage: clientWantsUsage}
+	h.tally.text = text
 	for !h.gotToken {
 		err := stream.Next(h.hold)
 		if err == io.EOF {
@@ -383,11 +390,13 @@ func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.L
 		u, estimated := stream.tally.final()
 		s.priced(w.Header(), rec, call, u)
 		rec.estimated = estimated
+		s.noteStreamEnd(rec, &stream.tally)
 		if err == io.EOF {
 			call.Finish(stream.usage, nil)
 			return sse.done()
 		}
 		err = asShutdownCut(r, call.Err(err))
+		rec.err = err
 		call.Finish(stream.usage, err)
 		if sse.failed() || r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
 			// The client is gone; closing the stream cancels Bedrock.

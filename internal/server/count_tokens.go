@@ -33,6 +33,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) error {
 	}
 	betas := anthropicBetas(r.Header)
 	var count int
+	recordFrom(r.Context()).callType = "count_tokens"
 	call, err := s.routed(w, r, req.Model, metadataUser(req.Metadata), req.Raw, func(ctx context.Context, c *router.Call) error {
 		d := c.Deployment
 		if err := d.Serves(translate.APIChat); err != nil {
@@ -67,7 +68,6 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	recordFrom(r.Context()).callType = "count_tokens"
 	call.Finish(router.Usage{}, nil)
 	writeJSON(w, http.StatusOK, anthropic.CountTokensResponse{InputTokens: count})
 	return nil

@@ -101,6 +101,7 @@ func clientError(err error) *openai.Error {
 // writeError is the one place an error becomes an HTTP answer.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	err = asShutdownCut(r, err)
+	recordFrom(r.Context()).err = err
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
 		// The client went away; nobody is left to answer.
 		log.Info("client closed the request", "path", r.URL.Path)

@@ -35,6 +35,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) error {
 	}
 	rec := recordFrom(r.Context())
 	rec.model, rec.callType, rec.stream = req.Model, "messages", req.Stream
+	rec.gen.maxTokens, rec.gen.temperature, rec.gen.topP = &req.MaxTokens, req.Temperature, req.TopP
 	route, err := routeOf(req.Model, req.Stream, req.Raw)
 	if err != nil {
 		return err
@@ -78,6 +79,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) error {
 		rec.usage = routerUsage(answer.usage)
 		call.Finish(rec.usage, nil)
 		s.priced(w.Header(), rec, call, spendUsage(answer.usage))
+		s.noteMessage(rec, answer.whole)
 		writeRawJSON(w, http.StatusOK, answer.whole)
 		return nil
 	}
@@ -277,6 +279,7 @@ func (s *Server) relayEvents(w http.ResponseWriter, r *http.Request, log *slog.L
 			return nil
 		}
 		err = asShutdownCut(r, call.Err(err))
+		rec.err = err
 		call.Finish(rec.usage, err)
 		if sse.failed() || r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
 			logClientGone(log, sse, err)
@@ -377,6 +380,7 @@ func (s *Server) handleAnthropic(h handlerFunc) http.Handler {
 // writeAnthropicError is writeError for the Anthropic surface.
 func writeAnthropicError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	err = asShutdownCut(r, err)
+	recordFrom(r.Context()).err = err
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
 		log.Info("client closed the request", "path", r.URL.Path)
 		return

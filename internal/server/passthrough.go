@@ -131,6 +131,9 @@ func (s *Server) passthrough(w http.ResponseWriter, r *http.Request) error {
 			break
 		}
 	}
+	if copyErr != nil {
+		rec.err = copyErr
+	}
 	if copyErr != nil && r.Context().Err() == nil {
 		log.Warn("pass-through stream broke off", "error", copyErr.Error())
 	}
@@ -248,6 +251,7 @@ func (s *Server) handleBedrock(h handlerFunc) http.Handler {
 // writeBedrockError is writeError for the pass-through.
 func writeBedrockError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	err = asShutdownCut(r, err)
+	recordFrom(r.Context()).err = err
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
 		log.Info("client closed the request", "path", r.URL.Path)
 		return

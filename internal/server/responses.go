@@ -40,6 +40,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 	}
 	rec := recordFrom(r.Context())
 	rec.model, rec.callType, rec.stream = req.Model, "responses", req.Stream
+	rec.gen.maxTokens, rec.gen.temperature, rec.gen.topP = req.MaxOutputTokens, req.Temperature, req.TopP
 	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
 	owner := ownerOf(r.Context())
 	history, err := s.responseHistory(r.Context(), owner, req.PreviousResponseID)
@@ -87,7 +88,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 		resp = call.NewResponse(id, created, d.BaseModel)
 		resp.Store = keep
 		if a.stream != nil {
-			if held, err = holdResponseStart(a.stream, translate.NewResponsesStream(resp, call.Answer)); err != nil {
+			if held, err = holdResponseStart(a.stream, translate.NewResponsesStream(resp, call.Answer), s.newStreamText()); err != nil {
 				return err
 			}
 			c.FirstToken()
@@ -109,6 +110,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 		rec.usage = usage
 		routed.Finish(usage, nil)
 		s.priced(w.Header(), rec, routed, completionSpend(answer.completion))
+		s.noteCompletion(rec, answer.completion)
 		if keep {
 			s.keepResponse(r.Context(), log, owner, &req, call, resp)
 		}
@@ -117,6 +119,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer answer.stream.Close()
 	held.tally.promptChars = promptChars(chat)
+	rec.gen.responseID = id
 	s.relayResponse(w, r, log, held, routed)
 	if keep {
 		s.keepResponse(r.Context(), log, owner, &req, call, held.tr.Response())
@@ -209,8 +212,9 @@ type heldResponse struct {
 	tally    streamTally
 }
 
-func holdResponseStart(stream chunkStream, tr *translate.ResponsesStream) (*heldResponse, error) {
+func holdResponseStart(stream chunkStream, tr *translate.ResponsesStream, text *strings.Builder) (*heldResponse, error) {
 	h := &heldResponse{chunkStream: stream, tr: tr}
+	h.tally.text = text
 	hold := func(ev *openai.ResponseEvent) error {
 		b, err := appendEvent(nil, ev)
 		h.held = append(h.held, b)
@@ -292,12 +296,14 @@ func (s *Server) relayResponse(w http.ResponseWriter, r *http.Request, log *slog
 		u, estimated := stream.tally.final()
 		s.priced(w.Header(), rec, call, u)
 		rec.estimated = estimated
+		s.noteStreamEnd(rec, &stream.tally)
 		if err == io.EOF {
 			call.Finish(stream.usage, nil)
 			_ = stream.tr.Finish(s.now().Unix(), emit)
 			return
 		}
 		err = asShutdownCut(r, call.Err(err))
+		rec.err = err
 		call.Finish(stream.usage, err)
 		ce := clientError(err)
 		if sse.failed() || r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {

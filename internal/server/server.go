@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/strata-gateway/strata/internal/adminui"
 	"github.com/strata-gateway/strata/internal/auth"
@@ -81,6 +82,11 @@ type Options struct {
 	// client that stopped reading before the connection is cut (and with
 	// it the Bedrock call). 0 means no limit.
 	StreamWriteTimeout time.Duration
+	// Tracer starts a span per request (health probes and metrics
+	// scrapes aside); nil traces nothing.
+	Tracer trace.Tracer
+	// TraceMessages records prompt and completion text on the spans.
+	TraceMessages bool
 }
 
 // Server serves the OpenAI-compatible API.
@@ -116,6 +122,8 @@ type Server struct {
 	bodies          bodyBudget
 	bodyTimeout     time.Duration
 	writeTimeout    time.Duration
+	tracer          trace.Tracer
+	traceMessages   bool
 }
 
 // DefaultMaxRequestBytes is large enough for several inline images.
@@ -147,6 +155,8 @@ func New(opts Options) *Server {
 		reload:          opts.Reload,
 		bodyTimeout:     opts.RequestBodyTimeout,
 		writeTimeout:    opts.StreamWriteTimeout,
+		tracer:          opts.Tracer,
+		traceMessages:   opts.TraceMessages && opts.Tracer != nil,
 	}
 	s.inFlight.limit = int64(max(0, opts.MaxInFlight))
 	s.bodies.limit = max(0, opts.MaxBodyBytesInFlight)
@@ -242,6 +252,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With("request_id", id)
 	rec := &requestRecord{}
 	ctx := context.WithValue(withLogger(r.Context(), log), recordKey{}, rec)
+	var span trace.Span
+	if s.tracer != nil && traced(r.URL.Path) {
+		ctx, span = s.startRequestSpan(ctx, r, start)
+	}
 	r = r.WithContext(ctx)
 	var principal *auth.Principal
 	if ambiguousFraming(r.Context()) {
@@ -287,6 +301,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, rec.attrs()...)
 	}
 	log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	if span != nil {
+		s.endRequestSpan(span, rec, status, end)
+	}
 }
 
 // errorWriterFor is the error writer of the surface a path belongs to:
@@ -325,6 +342,11 @@ type requestRecord struct {
 	refused    string // why the request was refused unread, for the metrics
 	prompt     string // the request body, when the spend log keeps it
 	outcome    string // how the request ended, when not as its status says
+
+	// For the request's span.
+	responseModel string      // the Bedrock model that answered
+	err           error       // what the client was told went wrong, if anything
+	gen           genAIRecord // parameters and answer, as the GenAI conventions name them
 }
 
 func (rec *requestRecord) attrs() []slog.Attr {

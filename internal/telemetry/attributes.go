@@ -71,3 +71,6 @@ func SpanName(op, model string) string {
 	}
 	return op + " " + model
 }
+
+// SystemInstructions holds the system prompt; set only with message logging on.
+const SystemInstructions = attribute.Key("gen_ai.system_instructions")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -76,6 +77,11 @@ func New(ctx context.Context, traces config.Traces, getenv func(string) string, 
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, fmt.Errorf("traces: resource: %w", err)
 	}
+	// The SDK tells of failed exports only through the process's error
+	// handler; they belong in the gateway's log, in its format.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("traces: export failed", "error", err.Error())
+	}))
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	log.Info("traces are sent over OTLP", "protocol", protocol, "message_logging", traces.MessageLogging)
 	return &Tracing{Tracer: tp.Tracer(ScopeName, trace.WithInstrumentationVersion(version)), MessageLogging: traces.MessageLogging, provider: tp}, nil
