@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/config"
@@ -26,6 +27,7 @@ import (
 	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/router"
 	"github.com/strata-gateway/strata/internal/server"
+	"github.com/strata-gateway/strata/internal/telemetry"
 	"github.com/strata-gateway/strata/internal/translate"
 )
 
@@ -154,6 +156,18 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	tracing, err := telemetry.New(ctx, cfg.Settings.Traces, os.Getenv, version(), log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Every request has ended: send the spans still buffered.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := tracing.Shutdown(ctx); err != nil {
+			log.Warn("traces still buffered at shutdown could not be sent", "error", err.Error())
+		}
+	}()
 	registry, m, err := newMetrics()
 	if err != nil {
 		return err
@@ -167,7 +181,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	defer closeResponses()
 	stopPruning := startPruningResponses(ctx, responses, time.Now, log)
 	defer stopPruning()
-	rt, err := newRouter(cfg, deployments, log, m)
+	rt, err := newRouter(cfg, deployments, log, m, tracing.Tracer)
 	if err != nil {
 		return err
 	}
@@ -182,7 +196,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	var reload server.ReloadFunc
 	var rl *reloader
 	if cfg.Path != "" && cfg.Path != demoConfigPath {
-		rl = &reloader{path: cfg.Path, current: cfg, log: log, metrics: m, router: rt, limiter: acct.limiter, auth: acc.auth, lookupEnv: os.LookupEnv}
+		rl = &reloader{path: cfg.Path, current: cfg, log: log, metrics: m, router: rt, limiter: acct.limiter, auth: acc.auth, tracer: tracing.Tracer, lookupEnv: os.LookupEnv}
 		reload = rl.reload
 	}
 	srv := server.New(server.Options{
@@ -204,12 +218,14 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 			AllowedHosts:      cfg.Settings.URLAllowedHosts,
 			DisableValidation: cfg.Settings.URLValidationOff,
 		}),
-		Limiter:      acct.limiter,
-		CallerOf:     (&callers{}).of,
-		SpendLog:     acct.spendLog(),
-		SpendStore:   acc.store,
-		StorePrompts: cfg.Settings.StorePrompts,
-		Reload:       reload,
+		Limiter:       acct.limiter,
+		CallerOf:      (&callers{}).of,
+		SpendLog:      acct.spendLog(),
+		SpendStore:    acc.store,
+		StorePrompts:  cfg.Settings.StorePrompts,
+		Tracer:        tracing.Tracer,
+		TraceMessages: tracing.MessageLogging,
+		Reload:        reload,
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -247,9 +263,11 @@ func prepare(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]*rout
 	return buildDeployments(ctx, cfg, log)
 }
 
-// newRouter routes between deployments as router_settings say; m may be nil.
-func newRouter(cfg *config.Config, deployments []*router.Deployment, log *slog.Logger, m *metrics.Metrics) (*router.Router, error) {
+// newRouter routes between deployments as router_settings say; m and
+// tracer may be nil.
+func newRouter(cfg *config.Config, deployments []*router.Deployment, log *slog.Logger, m *metrics.Metrics, tracer trace.Tracer) (*router.Router, error) {
 	opts := routerOptions(cfg.Settings.Routing, log, m)
+	opts.Tracer = tracer
 	opts.Unserved = unservedNames(cfg.Unserved)
 	return router.New(deployments, opts)
 }

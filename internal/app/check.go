@@ -53,7 +53,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(found)
 	deployments, err := prepare(ctx, cfg, log)
 	if err == nil {
-		_, err = newRouter(cfg, deployments, log, nil)
+		_, err = newRouter(cfg, deployments, log, nil, nil)
 	}
 	problems, warnings := found.lines()
 	// When no deployment can be built, the error returned repeats the

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/config"
 	"github.com/strata-gateway/strata/internal/limits"
@@ -79,6 +81,9 @@ type reloader struct {
 	router  *router.Router
 	limiter *limits.Limiter
 	auth    *auth.Authenticator // nil: no master key, no key check
+	// tracer is the one the gateway started with: traces are turned on
+	// or off, and sent elsewhere, only by a restart.
+	tracer trace.Tracer
 	// lookupEnv resolves os.environ/ references; os.LookupEnv but in tests.
 	lookupEnv func(string) (string, bool)
 }
@@ -161,7 +166,7 @@ func (rl *reloader) load(ctx context.Context) (*config.Config, []*router.Deploym
 	deployments, err := prepare(ctx, cfg, log)
 	var rt *router.Router
 	if err == nil {
-		rt, err = newRouter(cfg, deployments, rl.log, rl.metrics)
+		rt, err = newRouter(cfg, deployments, rl.log, rl.metrics, rl.tracer)
 	}
 	problems, warnings := found.lines()
 	if err != nil && len(problems) == 0 {

@@ -56,7 +56,7 @@ func newReloadFixture(t *testing.T, file string) *reloadFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := newRouter(cfg, deployments, log, m)
+	rt, err := newRouter(cfg, deployments, log, m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
