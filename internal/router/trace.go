@@ -36,6 +36,8 @@ func operationOf(api translate.API) string {
 		return telemetry.OpEmbeddings
 	case translate.APIImages:
 		return telemetry.OpGenerateContent
+	case translate.APIRerank:
+		return string(translate.APIRerank)
 	}
 	return telemetry.OpChat
 }

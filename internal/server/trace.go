@@ -107,8 +107,8 @@ func operationOf(callType string) string {
 		return telemetry.OpEmbeddings
 	case "images":
 		return telemetry.OpGenerateContent
-	case "count_tokens":
-		return "count_tokens"
+	case "count_tokens", "rerank":
+		return callType // no GenAI convention names these yet
 	}
 	return telemetry.OpChat // chat, messages, responses, and the pass-through's calls
 }
