@@ -282,7 +282,14 @@ func (s *sqlStore) QuerySpendLogs(ctx context.Context, f SpendFilter) ([]SpendLo
 	if f.Offset > 0 {
 		order += fmt.Sprintf(" OFFSET %d", f.Offset)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+spendColumns+" FROM spend_logs"+cond+order), args...)
+	from := " FROM spend_logs"
+	if s.d.name == "sqlite" && f.KeyHash == "" && f.TeamID == "" && f.UserID == "" && f.RequestID == "" && (f.Model != "" || f.Status != "") {
+		// Without statistics SQLite would read every row and sort them
+		// to find the newest of a model or status; walking the time
+		// index stops after a page.
+		from = " FROM spend_logs INDEXED BY spend_logs_start"
+	}
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+spendColumns+from+cond+order), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -301,10 +308,57 @@ func (s *sqlStore) QuerySpendLogs(ctx context.Context, f SpendFilter) ([]SpendLo
 }
 
 func (s *sqlStore) CountSpendLogs(ctx context.Context, f SpendFilter) (int, error) {
+	if n, ok, err := s.countFromDaily(ctx, f); ok {
+		return n, err
+	}
 	cond, args := s.spendWhere(f)
 	var n int
 	err := s.db.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM spend_logs"+cond), args...).Scan(&n)
 	return n, err
+}
+
+// countFromDaily counts spend logs from spend_daily when the filter is
+// one it can answer (whole UTC days, no request id), reading a row per
+// day and group instead of every log; ok is false when it cannot.
+func (s *sqlStore) countFromDaily(ctx context.Context, f SpendFilter) (n int, ok bool, err error) {
+	wholeDay := func(t time.Time) bool { return t.IsZero() || t.Equal(t.UTC().Truncate(24*time.Hour)) }
+	if f.RequestID != "" || !wholeDay(f.Start) || !wholeDay(f.End) {
+		return 0, false, nil
+	}
+	var count string
+	switch f.Status {
+	case "":
+		count = "requests"
+	case "failure":
+		count = "failed_requests"
+	case "success":
+		count = "requests - failed_requests"
+	default:
+		return 0, false, nil
+	}
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, v string }{{"api_key", f.KeyHash}, {"team_id", f.TeamID}, {"user_id", f.UserID}, {"model", f.Model}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	if !f.Start.IsZero() {
+		where = append(where, "day >= ?")
+		args = append(args, f.Start.UTC().Format(time.DateOnly))
+	}
+	if !f.End.IsZero() {
+		where = append(where, "day < ?")
+		args = append(args, f.End.UTC().Format(time.DateOnly))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total sql.NullInt64
+	err = s.db.QueryRowContext(ctx, s.q("SELECT CAST(SUM("+count+") AS BIGINT) FROM spend_daily"+cond), args...).Scan(&total)
+	return int(total.Int64), true, err
 }
 
 // reportGroups are the spend_daily column a report groups by, and the

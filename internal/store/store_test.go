@@ -505,6 +505,12 @@ func TestSpendLogPages(t *testing.T) {
 			{store.SpendFilter{Status: "success"}, 20},
 			{store.SpendFilter{Status: "failure", Model: "claude"}, 0},
 			{store.SpendFilter{Start: t0.Add(10 * time.Minute), End: t0.Add(20 * time.Minute)}, 10},
+			{store.SpendFilter{Start: t0.Truncate(24 * time.Hour), End: t0.Truncate(24 * time.Hour).Add(24 * time.Hour), Status: "failure"}, 5},
+			{store.SpendFilter{Start: t0.Truncate(24 * time.Hour).Add(24 * time.Hour)}, 0},
+			{store.SpendFilter{End: t0.Truncate(24 * time.Hour)}, 0},
+			{store.SpendFilter{KeyHash: "k1", Model: "claude", Status: "success"}, 20},
+			{store.SpendFilter{KeyHash: "k2"}, 0},
+			{store.SpendFilter{RequestID: "req-03"}, 1},
 		} {
 			if n, err := s.CountSpendLogs(ctx, c.f); err != nil || n != c.want {
 				t.Errorf("CountSpendLogs(%+v) = %d, %v; want %d", c.f, n, err, c.want)
