@@ -240,6 +240,40 @@ func TestAdminPage(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#spend-form button`)),
 		chromedp.WaitVisible(chromedp.CSS(`#spend-chart rect[data-group="Search"]`)))
 
+	// The routes behind the chart and the list, as scripts see them.
+	day := time.Now().UTC().Format(time.DateOnly)
+	var report []map[string]any
+	g.admin("GET", "/global/spend/report?group_by=api_key&start_date="+day+"&end_date="+day, "", &report)
+	if len(report) != 1 || report[0]["group_by_day"] != day+"T00:00:00+00:00" {
+		t.Fatalf("spend report by key: %v", report)
+	}
+	if keys, _ := report[0]["api_keys"].([]any); len(keys) != 1 || keys[0].(map[string]any)["key_alias"] != "ui-e2e" ||
+		keys[0].(map[string]any)["api_requests"] != 1.0 || keys[0].(map[string]any)["total_spend"] != rows[0].Spend {
+		t.Fatalf("spend report by key: %v, want ui-e2e's one request costing %v", report, rows[0].Spend)
+	}
+	var logsPage struct {
+		Data  []spendLogRow `json:"data"`
+		Total int           `json:"total"`
+	}
+	g.admin("GET", "/spend/logs/ui?status_filter=success&page_size=1&api_key="+plain, "", &logsPage)
+	if logsPage.Total != 1 || len(logsPage.Data) != 1 || logsPage.Data[0].RequestID != rows[0].RequestID {
+		t.Fatalf("spend logs page: %+v", logsPage)
+	}
+	for _, c := range []struct{ path, param string }{
+		{"/global/spend/report?start_date=" + day, "end_date"},
+		{"/global/spend/report?group_by=region&start_date=" + day + "&end_date=" + day, "group_by"},
+		{"/global/spend/report?start_date=" + day + "&end_date=2020-01-01", "end_date"},
+		{"/spend/logs/ui?page_size=5000", "page_size"},
+		{"/spend/logs/ui?page=0", "page"},
+	} {
+		status, raw := g.call("GET", c.path, "Authorization", testMasterKey, "", nil)
+		if _, _, param, _ := errorBody(t, raw); status != http.StatusBadRequest || param == nil || *param != c.param {
+			t.Errorf("GET %s: %d %s, want a 400 naming %s", c.path, status, raw, c.param)
+		}
+	}
+	status, raw = g.call("GET", "/global/spend/report", "Authorization", plain, "", nil)
+	g.refused(status, raw, http.StatusForbidden, "admin_only", "")
+
 	// The request is in the recent requests, and a filter finds it.
 	p.do("recent requests",
 		chromedp.Click(chromedp.CSS(`#nav [data-view=requests]`)),
