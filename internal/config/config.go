@@ -46,7 +46,9 @@ type Model struct {
 	Name  string // model_name: what clients put in "model"
 	Model string // litellm_params.model as written, e.g. "bedrock/converse/anthropic.claude-3-5-sonnet-20240620-v1:0"
 	// Route is "converse" or "invoke" when the model says so
-	// ("bedrock/converse/<id>", "bedrock/invoke/<id>"); "" lets Strata choose.
+	// ("bedrock/converse/<id>", "bedrock/invoke/<id>"), or an imported
+	// model's family ("llama", "deepseek_r1", "qwen3", "openai" from
+	// "bedrock/llama/<arn>" ...); "" lets Strata choose.
 	Route string
 	// BaseModel is the Bedrock model id without provider and route prefixes:
 	// a foundation model id, an inference profile id ("us.anthropic...") or an ARN.

@@ -405,7 +405,7 @@ testdata/many.bad.yaml:9: model_list[0].litellm_params.stop: must be a string or
 testdata/many.bad.yaml:10: model_list[0].litellm_params.aws_region_name: "aws_region_name," is not an AWS region name (like us-east-1)
 testdata/many.bad.yaml:11: model_list[1]: must be a mapping (key: value lines), got a string
 testdata/many.bad.yaml:12: model_list[2]: model_name is required
-testdata/many.bad.yaml:13: model_list[2].litellm_params.model: "bedrock/llama/arn:aws:bedrock:us-east-1:123456789012:imported-model/abc": Strata does not know the route "llama/"; use bedrock/<id>, bedrock/converse/<id> or bedrock/invoke/<id>
+testdata/many.bad.yaml:13: model_list[2].litellm_params.model: "bedrock/gemma/arn:aws:bedrock:us-east-1:123456789012:imported-model/abc": Strata does not know the route "gemma/"; use bedrock/<id>, bedrock/converse/<id> or bedrock/invoke/<id> (imported models: bedrock/llama/, bedrock/deepseek_r1/, bedrock/qwen3/ or bedrock/openai/ before the ARN)
 testdata/many.bad.yaml:15: model_list[2].litellm_params.num_retries: conflicts with max_retries (line 14): set only one
 testdata/many.bad.yaml:16: model_list[3]: litellm_params with model: bedrock/<model id> is required
 testdata/many.bad.yaml:18: model_list[4].model_name: is set twice (first at line 17)

@@ -603,7 +603,7 @@ func parseModel(s string) (route, id, problem string) {
 	if !ok {
 		return "", "", fmt.Sprintf("only Bedrock models are served by Strata, got %q", s)
 	}
-	for _, r := range []string{"converse", "invoke"} {
+	for _, r := range []string{"converse", "invoke", "llama", "deepseek_r1", "qwen3", "openai"} {
 		if after, ok := strings.CutPrefix(rest, r+"/"); ok {
 			route, rest = r, after
 			break
@@ -614,7 +614,7 @@ func parseModel(s string) (route, id, problem string) {
 		return "", "", fmt.Sprintf("%q names no Bedrock model id after the prefix", s)
 	case !strings.HasPrefix(rest, "arn:") && strings.Contains(rest, "/"):
 		prefix, _, _ := strings.Cut(rest, "/")
-		return "", "", fmt.Sprintf("%q: Strata does not know the route %q; use bedrock/<id>, bedrock/converse/<id> or bedrock/invoke/<id>", s, prefix+"/")
+		return "", "", fmt.Sprintf("%q: Strata does not know the route %q; use bedrock/<id>, bedrock/converse/<id> or bedrock/invoke/<id> (imported models: bedrock/llama/, bedrock/deepseek_r1/, bedrock/qwen3/ or bedrock/openai/ before the ARN)", s, prefix+"/")
 	case !validModelID(rest):
 		return "", "", badModelID(rest)
 	}

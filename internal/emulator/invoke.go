@@ -102,6 +102,11 @@ func (e *Emulator) serveInvokeStream(x *exchange) error { return e.invoke(x, tru
 func (e *Emulator) invoke(x *exchange, streaming bool) error {
 	modelID := x.call.ModelID
 	fam := invokeFamilyOf(modelID)
+	if fam == nil && strings.Contains(modelID, importedModelMarker) {
+		if body, err := decodeInvokeBody(x.body); err == nil {
+			fam = importedFamilyFor(body)
+		}
+	}
 	if !validModelID(modelID) || fam == nil {
 		return validationError("The provided model identifier is invalid.")
 	}

@@ -154,6 +154,10 @@ const (
 	NativeTitanText     Native = "titan-text"
 	NativeCohereCommand Native = "cohere-command"
 	NativeJurassic2     Native = "ai21-jurassic2"
+	// The formats of Custom Model Import, chosen by LiteLLM's route prefix.
+	NativeDeepSeekR1 Native = "deepseek-r1-prompt"
+	NativeQwen3      Native = "qwen3-prompt"
+	NativeOpenAIChat Native = "openai-chat"
 
 	NativeTitanEmbedV1    Native = "titan-embed-text-v1"
 	NativeTitanEmbedV2    Native = "titan-embed-text-v2"
@@ -257,11 +261,39 @@ const (
 	RouteRerank = "rerank"
 )
 
+// importedFamilies are LiteLLM's route prefixes for Custom Model Import
+// ("bedrock/llama/<arn>" ...): the model's architecture, which its ARN
+// does not tell, and the InvokeModel body it takes.
+var importedFamilies = map[string]Family{
+	"llama":       {Name: "imported Llama", API: APIChat, Native: NativeLlama3, NativeStream: true},
+	"deepseek_r1": {Name: "imported DeepSeek-R1", API: APIChat, Native: NativeDeepSeekR1, NativeStream: true},
+	"qwen3":       {Name: "imported Qwen3", API: APIChat, Native: NativeQwen3, NativeStream: true},
+	"openai":      {Name: "imported model with OpenAI's chat format", API: APIChat, Native: NativeOpenAIChat, NativeStream: true},
+}
+
+// ImportedRoutes are the route prefixes of imported models, for messages.
+const ImportedRoutes = "bedrock/llama/, bedrock/deepseek_r1/, bedrock/qwen3/ or bedrock/openai/"
+
+// IsImportedRoute reports whether route is one of importedFamilies.
+func IsImportedRoute(route string) bool {
+	_, ok := importedFamilies[route]
+	return ok
+}
+
 // Route decides how a deployment of model reaches Bedrock, honouring the
-// route forced in its config ("bedrock/converse/<id>", "bedrock/invoke/<id>";
-// "" lets the family decide). The error says why a forced route cannot work
-// and what to write instead; warning is set for models Strata does not know.
+// route forced in its config ("bedrock/converse/<id>", "bedrock/invoke/<id>",
+// or an imported model's family, "bedrock/llama/<arn>" ...; "" lets the
+// family decide). The error says why a forced route cannot work and what to
+// write instead; warning is set for models Strata does not know.
 func Route(model, forced string) (f Family, route, warning string, err error) {
+	if f, ok := importedFamilies[forced]; ok {
+		return f, RouteInvoke, "", nil
+	}
+	if strings.Contains(model, ":imported-model/") {
+		return Family{Name: "imported model", API: APIChat, Converse: true}, RouteConverse,
+			fmt.Sprintf("%s is an imported model, whose architecture its ARN does not tell: it is served through the Converse API; "+
+				"if the model does not take Converse, write its family's route prefix: %s, e.g. bedrock/llama/%s", model, ImportedRoutes, model), nil
+	}
 	f, known := FamilyOf(model)
 	if !known {
 		provider, _, _ := strings.Cut(baseModelID(model), ".")

@@ -52,6 +52,11 @@ type InvokeChatStream struct {
 	// tier and latency are what the answer's headers said was served.
 	tier    *bedrock.ServiceTier
 	latency *bedrock.PerformanceConfig
+	// block is the content block text goes to: 1 once reasoning took 0.
+	block int
+	// answering: a reasoning model is past its reasoning; trimLead: the
+	// newlines that open its answer are still to be dropped.
+	answering, trimLead bool
 }
 
 // Served notes the tier and latency profile the answer's headers name,
@@ -126,7 +131,7 @@ func (s *InvokeChatStream) text(t string, yield func(*bedrock.StreamEvent) error
 	if t == "" {
 		return nil
 	}
-	return yield(&bedrock.StreamEvent{ContentBlockDelta: &bedrock.ContentBlockDeltaEvent{Delta: bedrock.ContentBlockDelta{Text: &t}}})
+	return yield(&bedrock.StreamEvent{ContentBlockDelta: &bedrock.ContentBlockDeltaEvent{ContentBlockIndex: s.block, Delta: bedrock.ContentBlockDelta{Text: &t}}})
 }
 
 // stopWith records the model's stop reason and closes the message.

@@ -45,6 +45,9 @@ var chatCodecs = map[Native]*chatCodec{
 	NativeTitanText:     {stop: true, paramsIn: "textGenerationConfig", build: titanTextBody, answer: titanTextAnswer, chunk: titanTextChunk},
 	NativeCohereCommand: {stop: true, renames: map[string]string{"top_k": "k"}, build: cohereCommandBody, answer: cohereCommandAnswer, chunk: cohereCommandChunk},
 	NativeJurassic2:     {stop: true, build: jurassicBody, answer: jurassicAnswer, chunk: jurassicChunk},
+	NativeDeepSeekR1:    {build: llamaBody(deepseekR1Prompt), answer: deepseekR1Answer, chunk: deepseekR1Chunk},
+	NativeQwen3:         {stop: true, build: qwen3Body, answer: qwen3Answer, chunk: llamaChunk},
+	NativeOpenAIChat:    {stop: true, build: openAIChatBody, answer: openAIChatAnswer, chunk: openAIChatChunk},
 }
 
 // InvokeTarget is what translation needs to know about a deployment whose
