@@ -388,5 +388,10 @@ func (r *table) blame(c *Call, err error, now time.Time) {
 	if d.state.fail(now, rateLimited(err), r.allowedFails, cooldown) {
 		d.metrics.Cooldown()
 		c.log.Warn("deployment cooling down", "model", d.Name, "deployment", d.ID, "cooldown_s", cooldown.Seconds(), "error", err.Error())
+		if r.owner != nil {
+			if share := r.owner.onCooldown.Load(); share != nil {
+				(*share)(d.ID, d.state.cooldownEnd())
+			}
+		}
 	}
 }

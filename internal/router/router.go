@@ -133,6 +133,9 @@ type Options struct {
 // included, so that a config reload never changes a request halfway.
 type Router struct {
 	live atomic.Pointer[table]
+	// onCooldown, when set, is told of every cooldown this gateway starts,
+	// so that other gateways skip the deployment too.
+	onCooldown atomic.Pointer[func(deploymentID string, until time.Time)]
 }
 
 // table is one config's deployments by model name, with router_settings.
@@ -153,6 +156,7 @@ type table struct {
 
 	mayServe func(ctx context.Context, model string) error
 
+	owner   *Router // set before the table is served
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	tracer  trace.Tracer
@@ -178,8 +182,50 @@ func New(deployments []*Deployment, opts Options) (*Router, error) {
 		return nil, err
 	}
 	r := &Router{}
+	t.owner = r
 	r.live.Store(t)
 	return r, nil
+}
+
+// ShareCooldowns makes every cooldown this gateway starts known to f
+// (which publishes it to the other gateways); nil stops it.
+func (r *Router) ShareCooldowns(f func(deploymentID string, until time.Time)) {
+	if f == nil {
+		r.onCooldown.Store(nil)
+		return
+	}
+	r.onCooldown.Store(&f)
+}
+
+// CoolDown takes the deployment with that id out of rotation until the
+// given time, as another gateway decided; a later cooldown already
+// running is kept. It reports whether the id is served here.
+func (r *Router) CoolDown(deploymentID string, until time.Time) bool {
+	t := r.live.Load()
+	for _, g := range t.groups {
+		for _, d := range g.deployments {
+			if d.ID == deploymentID {
+				d.state.coolTo(until)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Cooldowns lists the deployments cooling down now, with their ends.
+func (r *Router) Cooldowns() map[string]time.Time {
+	t := r.live.Load()
+	now := t.now()
+	out := map[string]time.Time{}
+	for _, g := range t.groups {
+		for _, d := range g.deployments {
+			if until := d.state.cooldownEnd(); until.After(now) {
+				out[d.ID] = until
+			}
+		}
+	}
+	return out
 }
 
 // Swap makes r serve next's model table from now on; calls already
@@ -202,6 +248,7 @@ func (r *Router) Swap(next *Router) {
 			}
 		}
 	}
+	t.owner = r
 	r.live.Store(t)
 }
 

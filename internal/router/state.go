@@ -65,6 +65,17 @@ func (s *state) cooling(now time.Time) bool {
 	return s.coolUntil.After(now)
 }
 
+// coolTo cools the deployment down until the given time, unless it
+// already is for longer.
+func (s *state) coolTo(until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if until.After(s.coolUntil) {
+		s.coolUntil = until
+		s.fails.reset()
+	}
+}
+
 func (s *state) cooldownEnd() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
