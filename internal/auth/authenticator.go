@@ -289,6 +289,16 @@ func (a *Authenticator) InvalidateKey(token string) {
 	a.mu.Unlock()
 }
 
+// InvalidateAll empties the cache: every key is read again on its next
+// request.
+func (a *Authenticator) InvalidateAll() {
+	a.mu.Lock()
+	clear(a.cache)
+	clear(a.unknown)
+	a.gen++
+	a.mu.Unlock()
+}
+
 // InvalidateTeam drops every cached key of a team.
 func (a *Authenticator) InvalidateTeam(teamID string) {
 	a.invalidateWhere(func(p *Principal) bool { return p.Key.TeamID == teamID })
