@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/strata-gateway/strata/internal/auth"
+	"github.com/strata-gateway/strata/internal/cluster"
 	"github.com/strata-gateway/strata/internal/config"
 	"github.com/strata-gateway/strata/internal/keys"
 	"github.com/strata-gateway/strata/internal/store"
@@ -74,7 +75,9 @@ func (a *access) Close() {
 
 // openAccess opens the database and builds the key check when the config
 // sets a master key (or a database_url).
-func openAccess(ctx context.Context, cfg *config.Config, log *slog.Logger) (*access, error) {
+// With shared, key changes made here reach the other gateways' caches,
+// and theirs this one's.
+func openAccess(ctx context.Context, cfg *config.Config, log *slog.Logger, shared *cluster.Redis) (*access, error) {
 	master := cfg.Settings.MasterKey.Value()
 	if master == "" && cfg.Settings.DatabaseURL == "" {
 		return &access{}, nil
@@ -91,7 +94,11 @@ func openAccess(ctx context.Context, cfg *config.Config, log *slog.Logger) (*acc
 		return a, nil
 	}
 	a.auth = auth.New(auth.Options{MasterKey: master, Store: st, Logger: log, CacheTTL: cfg.Settings.KeyCacheTTL})
-	a.admin = keys.New(keys.Options{Store: st, Cache: a.auth, Logger: log})
+	var cache keys.Invalidator = a.auth
+	if shared != nil {
+		cache = shared.ShareKeyChanges(ctx, a.auth)
+	}
+	a.admin = keys.New(keys.Options{Store: st, Cache: cache, Logger: log})
 	log.Info("authentication on: every model and admin route needs the master key or a virtual key")
 	return a, nil
 }

@@ -33,8 +33,9 @@ type accounting struct {
 const spendBatchSize = 1000
 
 // newAccounting builds the accounting over st (nil: no database; budgets
-// then count from this process's start).
-func newAccounting(st store.Store, global *limits.Scope, writeEvery time.Duration, m *metrics.Metrics, log *slog.Logger) *accounting {
+// then count from this process's start), counting limits in counter (nil:
+// in this process).
+func newAccounting(st store.Store, global *limits.Scope, writeEvery time.Duration, m *metrics.Metrics, log *slog.Logger, counter limits.Counter) *accounting {
 	a := &accounting{}
 	var source limits.SpendSource
 	if st != nil {
@@ -54,7 +55,7 @@ func newAccounting(st store.Store, global *limits.Scope, writeEvery time.Duratio
 			resetBudgets(ctx, st, log, time.Minute)
 		}()
 	}
-	a.limiter = limits.New(limits.Options{Spend: source, Global: global, Logger: log})
+	a.limiter = limits.New(limits.Options{Spend: source, Global: global, Logger: log, Counter: counter})
 	return a
 }
 

@@ -172,7 +172,14 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	acc, err := openAccess(ctx, cfg, log)
+	shared, err := openShared(ctx, cfg, registry, log)
+	if err != nil {
+		return err
+	}
+	if shared != nil {
+		defer shared.Close()
+	}
+	acc, err := openAccess(ctx, cfg, log, shared)
 	if err != nil {
 		return err
 	}
@@ -185,7 +192,10 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	acct := newAccounting(acc.store, gatewayBudget(cfg.Settings), cfg.Settings.SpendWriteInterval, m, log)
+	if shared != nil {
+		shared.ShareCooldowns(ctx, rt)
+	}
+	acct := newAccounting(acc.store, gatewayBudget(cfg.Settings), cfg.Settings.SpendWriteInterval, m, log, sharedCounter(shared))
 	defer func() {
 		// Every request has ended: write the spend rows still buffered.
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -226,6 +236,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		Tracer:        tracing.Tracer,
 		TraceMessages: tracing.MessageLogging,
 		Reload:        reload,
+		RedisUp:       redisUp(shared),
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

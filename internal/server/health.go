@@ -36,6 +36,26 @@ type healthReport struct {
 	Unhealthy      []endpointHealth `json:"unhealthy_endpoints"`
 	HealthyCount   int              `json:"healthy_count"`
 	UnhealthyCount int              `json:"unhealthy_count"`
+	// Redis is the shared Redis server's state, when one is configured.
+	Redis *redisHealth `json:"redis,omitempty"`
+}
+
+// redisHealth says whether limits, key changes and cooldowns are shared
+// with the other gateways right now.
+type redisHealth struct {
+	Status string `json:"status"` // "connected" or "unreachable"
+	Detail string `json:"detail"`
+}
+
+// redisState is the Redis part of /health; nil without Redis.
+func (s *Server) redisState() *redisHealth {
+	if s.redisUp == nil {
+		return nil
+	}
+	if s.redisUp() {
+		return &redisHealth{Status: "connected", Detail: "limits, key changes and cooldowns are shared with the other gateways"}
+	}
+	return &redisHealth{Status: "unreachable", Detail: "serving with this gateway's own limits until Redis answers again"}
 }
 
 // health reports every deployment as healthy or not, as LiteLLM's /health
@@ -65,6 +85,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	report.HealthyCount, report.UnhealthyCount = len(report.Healthy), len(report.Unhealthy)
+	report.Redis = s.redisState()
 	writeJSON(w, http.StatusOK, report)
 	return nil
 }

@@ -48,7 +48,11 @@ func (s *Server) readiness(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "healthy", "models": len(s.router.Names())})
+	answer := map[string]any{"status": "healthy", "models": len(s.router.Names())}
+	if rs := s.redisState(); rs != nil {
+		answer["redis"] = rs.Status
+	}
+	writeJSON(w, http.StatusOK, answer)
 	return nil
 }
 

@@ -33,6 +33,10 @@ type Options struct {
 	Now             func() time.Time
 	// Ready reports whether the gateway can serve; nil means always.
 	Ready func(ctx context.Context) error
+	// RedisUp says whether the Redis server the gateways share answers;
+	// nil when none is configured. /health and /health/readiness show it;
+	// neither fails for it, as the gateway serves on its own meanwhile.
+	RedisUp func() bool
 	// Fetcher downloads images named by URL; nil means the defaults (public
 	// addresses only).
 	Fetcher *fetch.Fetcher
@@ -105,6 +109,7 @@ type Server struct {
 	metrics             *metrics.Metrics
 	gatherer            prometheus.Gatherer
 	healthCheckUpstream bool
+	redisUp             func() bool
 
 	limiter         *limits.Limiter
 	callerOf        func(ctx context.Context) Caller
@@ -143,6 +148,7 @@ func New(opts Options) *Server {
 		metrics:             opts.Metrics,
 		gatherer:            opts.Gatherer,
 		healthCheckUpstream: opts.HealthCheckUpstream,
+		redisUp:             opts.RedisUp,
 
 		limiter:         opts.Limiter,
 		callerOf:        opts.CallerOf,
