@@ -72,20 +72,36 @@ func NewBatcher[T any](write func(ctx context.Context, rows []T) error, o Batche
 	return b
 }
 
-// Add queues a row. It never blocks: if the queue is full, or the batcher
-// is closed, the row is dropped and counted.
+// Add queues a row. It never blocks while the batcher runs: if the queue
+// is full, the row is dropped and counted. A row added after Close (a
+// request that ended during shutdown, after the last batch) is written at
+// once, by itself, and dropped and counted only if that fails.
 func (b *Batcher[T]) Add(row T) {
 	b.mu.RLock()
-	defer b.mu.RUnlock()
 	if b.closed {
-		b.drop(1, "the spend log writer is closed")
+		b.mu.RUnlock()
+		b.writeLate(row)
 		return
 	}
+	defer b.mu.RUnlock()
 	select {
 	case b.in <- row:
 	default:
 		b.drop(1, "the spend log queue is full")
 	}
+}
+
+// lateWriteTimeout bounds the write of a row added after Close.
+const lateWriteTimeout = 5 * time.Second
+
+func (b *Batcher[T]) writeLate(row T) {
+	ctx, cancel := context.WithTimeout(context.Background(), lateWriteTimeout)
+	defer cancel()
+	if err := b.write(ctx, []T{row}); err != nil {
+		b.drop(1, "a row came after shutdown and could not be written: "+err.Error())
+		return
+	}
+	b.o.Logger.Info("spend log row written after shutdown began")
 }
 
 func (b *Batcher[T]) drop(n int, why string) {
