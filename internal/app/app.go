@@ -238,6 +238,9 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		Reload:        reload,
 		RedisUp:       redisUp(shared),
 	})
+	// Runs before the spend log's final flush: requests cut at the
+	// shutdown deadline get a last moment to end and queue their rows.
+	defer waitIdle(srv, lateRequestsWait)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
@@ -309,6 +312,11 @@ type stoppable interface {
 // (a stream's error event, a 503) and write their access log lines, before
 // their connections are closed under them, and again after.
 const cutGrace = 2 * time.Second
+
+// lateRequestsWait is how long, after the server stopped, the last spend
+// rows are waited for before the final flush; a row that comes even later
+// is written on its own (see spend.Batcher.Add).
+const lateRequestsWait = 5 * time.Second
 
 // serveAndStop serves on ln until ctx ends, then stops in steps. First,
 // for drain, /health/readiness answers 503 while everything is still
