@@ -22,7 +22,7 @@ type overheadResults struct {
 	// Medians over the rounds of keys/plain.
 	ThroughputRatio float64 `json:"throughput_ratio"`
 	CPURatio        float64 `json:"cpu_per_request_ratio"`
-	// A CPU profile of the gateway with keys in the first round (-profile).
+	// A CPU profile of the gateway with keys in the last round, when its spend log is largest (-profile).
 	CPUProfile string `json:"cpu_profile,omitempty"`
 }
 
@@ -107,7 +107,7 @@ func runAuthOverhead(ctx context.Context, o options, root, tmp, bin, wrkBin stri
 		}
 		for _, i := range order {
 			var profDone chan error
-			if o.profile && i == 1 && round == 1 {
+			if o.profile && i == 1 && round == o.rounds {
 				profDone = make(chan error, 1)
 				res.CPUProfile = filepath.Join(outDir(root, o.out), res.Start.Format("20060102-150405")+"-auth-overhead-cpu.pprof")
 				go func() {
