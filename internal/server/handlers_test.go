@@ -47,7 +47,7 @@ type serverFixture struct {
 	logs *logBuffer
 }
 
-func newServerFixture(t *testing.T, opts Options, models ...testModel) *serverFixture {
+func newServerFixture(t testing.TB, opts Options, models ...testModel) *serverFixture {
 	t.Helper()
 	em := emulator.New(emulator.Options{Keys: map[string]emulator.Key{testKeyID: {Secret: testSecret}}, Region: testRegion})
 	upstream := httptest.NewServer(em)
@@ -80,7 +80,7 @@ func newServerFixture(t *testing.T, opts Options, models ...testModel) *serverFi
 	}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	rt, err := router.New(deployments, router.Options{Logger: log})
+	rt, err := router.New(deployments, router.Options{Logger: log, Tracer: opts.Tracer})
 	if err != nil {
 		t.Fatal(err)
 	}
