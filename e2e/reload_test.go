@@ -249,7 +249,7 @@ func TestConfigReloadRoute(t *testing.T) {
 	g := startGateway(t, reloadConfig(endpoint, [][2]string{{"alpha", alphaModel}, {"keep", alphaModel}}, auth), keysEnv...)
 
 	g.rewriteConfig(t, reloadConfig(endpoint, [][2]string{{"keep", alphaModel}, {"beta", betaModel}},
-		auth+"  max_request_size_mb: 1\nrouter_settings:\n  num_retries: 2\n"))
+		auth+"  max_request_size_mb: 1\n  global_max_parallel_requests: 500\nrouter_settings:\n  num_retries: 2\n"))
 	for _, key := range []string{"", "sk-not-the-master-key"} {
 		status, raw := postReload(t, g, key)
 		if status != http.StatusUnauthorized {
@@ -280,7 +280,8 @@ func TestConfigReloadRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := reloadAnswer{Status: "reloaded", Models: []string{"keep", "beta"}, ModelsAdded: []string{"beta"}, ModelsRemoved: []string{"alpha"},
-		ModelsChanged: []string{}, SettingsChanged: []string{"router_settings.num_retries"}, RestartRequired: []string{"general_settings.max_request_size_mb"}}
+		ModelsChanged: []string{}, SettingsChanged: []string{"router_settings.num_retries", "general_settings.max_request_size_mb"},
+		RestartRequired: []string{"general_settings.global_max_parallel_requests"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("POST /config/reload answered %s\nwant %+v", raw, want)
 	}
@@ -289,6 +290,11 @@ func TestConfigReloadRoute(t *testing.T) {
 	}
 	if ids := g.modelIDs(t, master); !slices.Equal(ids, []string{"keep", "beta"}) {
 		t.Errorf("GET /v1/models lists %v after the reload, want [keep beta]", ids)
+	}
+	// max_request_size_mb: 1 holds for requests from now on.
+	large := `{"model":"keep","messages":[{"role":"user","content":"` + strings.Repeat("a", 3<<19) + `"}]}`
+	if status, raw := kg.call(http.MethodPost, "/v1/chat/completions", "Authorization", testMasterKey, large, nil); status != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 1.5 MB request after max_request_size_mb became 1: %d %.300s, want 413", status, raw)
 	}
 
 	g.rewriteConfig(t, brokenReloadConfig)
@@ -312,7 +318,7 @@ func TestConfigReloadRoute(t *testing.T) {
 	// A new master key replaces the old one at once.
 	const rotated = "sk-master-e2e-rotated-never-logged"
 	g.rewriteConfig(t, reloadConfig(endpoint, [][2]string{{"keep", alphaModel}, {"beta", betaModel}},
-		"general_settings:\n  master_key: "+rotated+"\n  max_request_size_mb: 1\nrouter_settings:\n  num_retries: 2\n"))
+		"general_settings:\n  master_key: "+rotated+"\n  max_request_size_mb: 1\n  global_max_parallel_requests: 500\nrouter_settings:\n  num_retries: 2\n"))
 	status, raw = postReload(t, g, testMasterKey)
 	got = reloadAnswer{}
 	if err := json.Unmarshal(raw, &got); status != http.StatusOK || err != nil {

@@ -251,6 +251,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		"stream_write_timeout_s", cfg.Settings.StreamWriteTimeout.Seconds())
 	log.Info("strata listening", "url", "http://"+ln.Addr().String(), "models", strings.Join(rt.Names(), ","), "version", version())
 	if rl != nil {
+		rl.server = srv
 		go answerReloads(ctx, rl)
 	} else {
 		go ignoreReloads(ctx, log)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/config"
+	"github.com/strata-gateway/strata/internal/fetch"
 	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/metrics"
 	"github.com/strata-gateway/strata/internal/router"
@@ -81,6 +82,7 @@ type reloader struct {
 	router  *router.Router
 	limiter *limits.Limiter
 	auth    *auth.Authenticator // nil: no master key, no key check
+	server  *server.Server
 	// tracer is the one the gateway started with: traces are turned on
 	// or off, and sent elsewhere, only by a restart.
 	tracer trace.Tracer
@@ -120,6 +122,9 @@ func (rl *reloader) reload(ctx context.Context) (*server.ReloadReport, error) {
 	rl.limiter.SetGlobal(gatewayBudget(next.Settings))
 	if applied("general_settings.master_key") {
 		rl.auth.SetMasterKey(next.Settings.MasterKey.Value())
+	}
+	if rl.server != nil {
+		rl.server.SetSettings(serverSettings(next.Settings))
 	}
 	// What needs a restart keeps its running value here, so that the next
 	// reload reports it again until the gateway starts with it.
@@ -204,13 +209,14 @@ func saveEnv(names map[string]config.Secret) (restore func()) {
 }
 
 // appliedOnReload says whether a reload serves a changed setting at once:
-// router_settings and the litellm_settings the router, the translation
-// and the gateway budget read, and environment_variables (a new master
-// key too, see reload). The others are read once, when the gateway starts
-// (the database and the key check on it, the spend batcher, the server's
-// limits and timeouts, image URL checks, keys Strata does not implement):
-// a reload reports them as needing a restart and keeps their running
-// values.
+// router_settings, environment_variables, the litellm_settings the router,
+// the translation, the image fetcher and the gateway budget read, and the
+// general_settings each request reads when it arrives (a new master key
+// too, see reload). The others are read once, when the gateway starts
+// (the database and the key check on it, the key cache, the spend
+// batcher, the bounds on requests and bodies in flight, the drain delay,
+// keys Strata does not implement): a reload reports them as needing a
+// restart and keeps their running values.
 func appliedOnReload(key string) bool {
 	section, name, _ := strings.Cut(key, ".")
 	switch section {
@@ -219,11 +225,30 @@ func appliedOnReload(key string) bool {
 	case "litellm_settings":
 		switch name {
 		case "drop_params", "num_retries", "request_timeout", "fallbacks", "context_window_fallbacks",
-			"content_policy_fallbacks", "max_budget", "budget_duration":
+			"content_policy_fallbacks", "max_budget", "budget_duration", "user_url_allowed_hosts", "user_url_validation":
+			return true
+		}
+	case "general_settings":
+		switch name {
+		case "max_request_size_mb", "request_body_timeout", "stream_write_timeout", "health_check_upstream",
+			"store_prompts_in_spend_logs", "require_auth_for_metrics_endpoint":
 			return true
 		}
 	}
 	return false
+}
+
+// serverSettings are the settings of s the HTTP surface reads per request.
+func serverSettings(s config.Settings) server.Settings {
+	return server.Settings{
+		MaxRequestBytes:     s.MaxRequestBytes,
+		RequestBodyTimeout:  s.RequestBodyTimeout,
+		StreamWriteTimeout:  s.StreamWriteTimeout,
+		HealthCheckUpstream: s.HealthCheckUpstream,
+		StorePrompts:        s.StorePrompts,
+		MetricsNeedAuth:     s.RequireAuthForMetrics,
+		Fetcher:             fetch.New(fetch.Options{AllowedHosts: s.URLAllowedHosts, DisableValidation: s.URLValidationOff}),
+	}
 }
 
 // withRestartOnly is section next with the restart-only keys as running

@@ -77,7 +77,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 }
 
 func (s *Server) readAdminBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.settingsOf(r.Context()).MaxRequestBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -42,7 +42,7 @@ func isAdminPath(path string) bool {
 // unless it is open, so a route added later is closed until said otherwise.
 func (s *Server) authenticate(r *http.Request) (context.Context, *auth.Principal, error) {
 	ctx := r.Context()
-	if s.auth == nil || openPaths[r.URL.Path] || isAdminPage(r.URL.Path) || r.URL.Path == "/metrics" && !s.metricsNeedAuth {
+	if s.auth == nil || openPaths[r.URL.Path] || isAdminPage(r.URL.Path) || r.URL.Path == "/metrics" && !s.settingsOf(ctx).MetricsNeedAuth {
 		return ctx, nil, nil
 	}
 	p, err := s.auth.Authenticate(ctx, auth.KeyFromRequest(r))

@@ -25,7 +25,7 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error
 	if len(bytes.TrimSpace(body)) == 0 {
 		return openai.InvalidRequest("", "request body is empty; send a JSON object")
 	}
-	if s.storePrompts {
+	if s.settingsOf(r.Context()).StorePrompts {
 		// Kept for the spend log, as general_settings.store_prompts_in_spend_logs asks.
 		recordFrom(r.Context()).prompt = string(body[:min(len(body), maxStoredPrompt)])
 	}
@@ -50,13 +50,15 @@ const firstBodyStep = 64 << 10
 // flight before they are read, and given back when the request ends. The
 // whole body must arrive within the body timeout.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (_ []byte, err error) {
-	if r.ContentLength > s.maxBytes {
-		return nil, &http.MaxBytesError{Limit: s.maxBytes}
+	settings := s.settingsOf(r.Context())
+	maxBytes, timeout := settings.MaxRequestBytes, settings.RequestBodyTimeout
+	if r.ContentLength > maxBytes {
+		return nil, &http.MaxBytesError{Limit: maxBytes}
 	}
 	rec := recordFrom(r.Context())
-	if s.bodyTimeout > 0 {
+	if timeout > 0 {
 		rc := http.NewResponseController(w)
-		if rc.SetReadDeadline(time.Now().Add(s.bodyTimeout)) == nil {
+		if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
 			defer func() {
 				// Cleared once the whole body is in: net/http goes on reading
 				// the connection to notice a client that goes away. After a
@@ -68,27 +70,27 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (_ []byte, err
 			}()
 		}
 	}
-	body := http.MaxBytesReader(w, r.Body, s.maxBytes)
+	body := http.MaxBytesReader(w, r.Body, maxBytes)
 	if r.ContentLength >= 0 {
 		if !s.bodies.take(rec, r.ContentLength) {
 			return nil, errBodiesFull
 		}
 		buf := make([]byte, r.ContentLength)
 		if _, err = io.ReadFull(body, buf); err != nil {
-			return nil, s.bodyReadError(err)
+			return nil, bodyReadError(err, timeout)
 		}
 		return buf, nil
 	}
 	// The last step is one byte over the limit, so that the limit itself
 	// is reached with room to tell a body of exactly the limit from a longer one.
-	step := min(firstBodyStep, s.maxBytes+1)
+	step := min(firstBodyStep, maxBytes+1)
 	if !s.bodies.take(rec, step) {
 		return nil, errBodiesFull
 	}
 	buf := make([]byte, 0, step)
 	for {
 		if len(buf) == cap(buf) {
-			grown := min(2*int64(cap(buf)), s.maxBytes+1)
+			grown := min(2*int64(cap(buf)), maxBytes+1)
 			if !s.bodies.take(rec, grown-int64(cap(buf))) {
 				return nil, errBodiesFull
 			}
@@ -104,7 +106,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (_ []byte, err
 			return buf, nil
 		}
 		if err != nil {
-			return nil, s.bodyReadError(err)
+			return nil, bodyReadError(err, timeout)
 		}
 	}
 }
@@ -122,14 +124,14 @@ type bodyError struct {
 func (e *bodyError) Error() string { return e.msg + ": " + e.err.Error() }
 func (e *bodyError) Unwrap() error { return e.err }
 
-func (s *Server) bodyReadError(err error) error {
+func bodyReadError(err error, timeout time.Duration) error {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
 		return err
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return &bodyError{status: http.StatusRequestTimeout, code: "request_timeout",
-			msg: "the request body did not arrive within " + formatSeconds(s.bodyTimeout) + " (general_settings.request_body_timeout)", err: err}
+			msg: "the request body did not arrive within " + formatSeconds(timeout) + " (general_settings.request_body_timeout)", err: err}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &bodyError{status: http.StatusBadRequest, code: "incomplete_body",
 			msg: "the request body ended before it was complete", err: err}

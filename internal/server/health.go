@@ -68,10 +68,11 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 		all = append(all, s.router.Deployments(name)...)
 	}
 	results := make([]endpointHealth, len(all))
+	upstream := s.settingsOf(r.Context()).HealthCheckUpstream
 	var wg sync.WaitGroup
 	for i, d := range all {
 		results[i] = s.routerView(d)
-		if s.healthCheckUpstream && d.Broken == nil && (d.API == "" || d.API == translate.APIChat) {
+		if upstream && d.Broken == nil && (d.API == "" || d.API == translate.APIChat) {
 			wg.Go(func() { s.checkDeployment(r.Context(), d, &results[i]) })
 		}
 	}

@@ -34,7 +34,7 @@ func (s *Server) fetchRemoteImages(ctx context.Context, req *openai.ChatRequest)
 			}
 			field := fmt.Sprintf("messages[%d].content[%d].image_url", i, j)
 			g.Go(func() error {
-				mediaType, data, err := s.fetcher.Fetch(ctx, img.URL)
+				mediaType, data, err := s.settingsOf(ctx).Fetcher.Fetch(ctx, img.URL)
 				if err != nil {
 					return imageFetchError(field, err)
 				}

@@ -326,7 +326,7 @@ func (s *Server) fetchMessageSources(ctx context.Context, req *anthropic.Message
 	g.SetLimit(maxParallelFetches)
 	for i, u := range urls {
 		g.Go(func() error {
-			mediaType, data, err := s.fetcher.Fetch(ctx, u.url)
+			mediaType, data, err := s.settingsOf(ctx).Fetcher.Fetch(ctx, u.url)
 			if err != nil {
 				return imageFetchError(u.field, err)
 			}

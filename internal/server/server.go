@@ -97,38 +97,32 @@ type Options struct {
 type Server struct {
 	router   *router.Router
 	log      *slog.Logger
-	maxBytes int64
+	settings atomic.Pointer[Settings]
 	now      func() time.Time
 	ready    func(ctx context.Context) error
-	fetcher  *fetch.Fetcher
 	created  int64
 	// responses keeps stored responses; nil when no database is configured.
 	responses store.Responses
 	mux       *http.ServeMux
 
-	metrics             *metrics.Metrics
-	gatherer            prometheus.Gatherer
-	healthCheckUpstream bool
-	redisUp             func() bool
+	metrics  *metrics.Metrics
+	gatherer prometheus.Gatherer
+	redisUp  func() bool
 
-	limiter         *limits.Limiter
-	callerOf        func(ctx context.Context) Caller
-	spendLog        func(spend.Row)
-	spendStore      store.SpendLogs
-	storePrompts    bool
-	auth            *auth.Authenticator
-	metricsNeedAuth bool
-	admin           *keys.Service
-	reload          ReloadFunc
-	inFlight        inFlight
-	active          atomic.Int64 // requests being served, health routes included
-	cut             atomic.Int64 // requests cut by the shutdown deadline
-	draining        atomic.Bool
-	bodies          bodyBudget
-	bodyTimeout     time.Duration
-	writeTimeout    time.Duration
-	tracer          trace.Tracer
-	traceMessages   bool
+	limiter       *limits.Limiter
+	callerOf      func(ctx context.Context) Caller
+	spendLog      func(spend.Row)
+	spendStore    store.SpendLogs
+	auth          *auth.Authenticator
+	admin         *keys.Service
+	reload        ReloadFunc
+	inFlight      inFlight
+	active        atomic.Int64 // requests being served, health routes included
+	cut           atomic.Int64 // requests cut by the shutdown deadline
+	draining      atomic.Bool
+	bodies        bodyBudget
+	tracer        trace.Tracer
+	traceMessages bool
 }
 
 // DefaultMaxRequestBytes is large enough for several inline images.
@@ -139,42 +133,38 @@ func New(opts Options) *Server {
 	s := &Server{
 		router:    opts.Router,
 		log:       opts.Logger,
-		maxBytes:  opts.MaxRequestBytes,
 		now:       opts.Now,
 		ready:     opts.Ready,
-		fetcher:   opts.Fetcher,
 		responses: opts.Responses,
 
-		metrics:             opts.Metrics,
-		gatherer:            opts.Gatherer,
-		healthCheckUpstream: opts.HealthCheckUpstream,
-		redisUp:             opts.RedisUp,
+		metrics:  opts.Metrics,
+		gatherer: opts.Gatherer,
+		redisUp:  opts.RedisUp,
 
-		limiter:         opts.Limiter,
-		callerOf:        opts.CallerOf,
-		spendLog:        opts.SpendLog,
-		spendStore:      opts.SpendStore,
-		storePrompts:    opts.StorePrompts,
-		auth:            opts.Auth,
-		metricsNeedAuth: opts.MetricsNeedAuth,
-		admin:           opts.Admin,
-		reload:          opts.Reload,
-		bodyTimeout:     opts.RequestBodyTimeout,
-		writeTimeout:    opts.StreamWriteTimeout,
-		tracer:          opts.Tracer,
-		traceMessages:   opts.TraceMessages && opts.Tracer != nil,
+		limiter:       opts.Limiter,
+		callerOf:      opts.CallerOf,
+		spendLog:      opts.SpendLog,
+		spendStore:    opts.SpendStore,
+		auth:          opts.Auth,
+		admin:         opts.Admin,
+		reload:        opts.Reload,
+		tracer:        opts.Tracer,
+		traceMessages: opts.TraceMessages && opts.Tracer != nil,
 	}
 	s.inFlight.limit = int64(max(0, opts.MaxInFlight))
 	s.bodies.limit = max(0, opts.MaxBodyBytesInFlight)
-	if s.fetcher == nil {
-		s.fetcher = fetch.New(fetch.Options{})
-	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if s.maxBytes <= 0 {
-		s.maxBytes = DefaultMaxRequestBytes
-	}
+	s.SetSettings(Settings{
+		MaxRequestBytes:     opts.MaxRequestBytes,
+		RequestBodyTimeout:  opts.RequestBodyTimeout,
+		StreamWriteTimeout:  opts.StreamWriteTimeout,
+		HealthCheckUpstream: opts.HealthCheckUpstream,
+		StorePrompts:        opts.StorePrompts,
+		MetricsNeedAuth:     opts.MetricsNeedAuth,
+		Fetcher:             opts.Fetcher,
+	})
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -254,10 +244,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.active.Add(1)
 	defer s.active.Add(-1)
 	start := s.now()
-	sw := &statusWriter{ResponseWriter: w, writeTimeout: s.writeTimeout}
+	settings := s.settings.Load()
+	sw := &statusWriter{ResponseWriter: w, writeTimeout: settings.StreamWriteTimeout}
 	log := s.log.With("request_id", id)
 	rec := &requestRecord{}
 	ctx := context.WithValue(withLogger(r.Context(), log), recordKey{}, rec)
+	ctx = context.WithValue(ctx, settingsKey{}, settings)
 	var span trace.Span
 	if s.tracer != nil && traced(r.URL.Path) {
 		ctx, span = s.startRequestSpan(ctx, r, start)
