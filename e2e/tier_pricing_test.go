@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -71,6 +72,22 @@ func TestServiceTierPricing(t *testing.T) {
 	}
 	if c, _, _ := ask("claude-own-flex", "flex"); !near(c, float64(in)*3e-6/2+float64(out)*0.001) {
 		t.Errorf("flex with its own output price costs %v, want %v", c, float64(in)*3e-6/2+float64(out)*0.001)
+	}
+
+	// A stream is priced for its tier too, usage asked for or not: the
+	// cost comes in the trailer.
+	for _, includeUsage := range []bool{true, false} {
+		req, _ := http.NewRequest(http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(fmt.Sprintf(
+			`{"model":"claude","stream":true,"stream_options":{"include_usage":%v},"service_tier":"flex","messages":[{"role":"user","content":"price me the same every time"}]}`, includeUsage)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if got, err := strconv.ParseFloat(resp.Trailer.Get("X-Litellm-Response-Cost"), 64); err != nil || !near(got, standard/2) {
+			t.Errorf("flex stream (include_usage %v) cost trailer %q, want %v", includeUsage, resp.Trailer.Get("X-Litellm-Response-Cost"), standard/2)
+		}
 	}
 }
 
