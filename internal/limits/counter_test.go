@@ -12,7 +12,9 @@ import (
 
 // redisClient connects to the test Redis server scripts/test starts; a
 // test that needs it fails when it is not there.
-func redisClient(t *testing.T) *redis.Client {
+func redisClient(t *testing.T) *redis.Client { return redisClientB(t) }
+
+func redisClientB(t testing.TB) *redis.Client {
 	t.Helper()
 	url := os.Getenv("STRATA_TEST_REDIS_URL")
 	if url == "" {
