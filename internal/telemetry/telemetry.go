@@ -50,6 +50,7 @@ func New(ctx context.Context, traces config.Traces, getenv func(string) string, 
 	if !traces.Enabled {
 		return &Tracing{}, nil
 	}
+	warnLiteLLMVariables(getenv, log)
 	protocol := protocolOf(getenv)
 	var exp sdktrace.SpanExporter
 	var err error
@@ -85,6 +86,25 @@ func New(ctx context.Context, traces config.Traces, getenv func(string) string, 
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	log.Info("traces are sent over OTLP", "protocol", protocol, "message_logging", traces.MessageLogging)
 	return &Tracing{Tracer: tp.Tracer(ScopeName, trace.WithInstrumentationVersion(version)), MessageLogging: traces.MessageLogging, provider: tp}, nil
+}
+
+// litellmVariables are LiteLLM's own names for where traces go, with the
+// standard variable Strata reads instead.
+var litellmVariables = []struct{ name, standard string }{
+	{"OTEL_EXPORTER", "OTEL_EXPORTER_OTLP_PROTOCOL"},
+	{"OTEL_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"},
+	{"OTEL_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"},
+}
+
+// warnLiteLLMVariables names each of LiteLLM's own variables that is set,
+// which Strata does not read: left unsaid, traces would silently go to
+// the default endpoint. Values stay out of the log: headers hold tokens.
+func warnLiteLLMVariables(getenv func(string) string, log *slog.Logger) {
+	for _, v := range litellmVariables {
+		if getenv(v.name) != "" {
+			log.Warn("traces: "+v.name+" is LiteLLM's own variable, which Strata does not read; set "+v.standard+" instead", "variable", v.name)
+		}
+	}
 }
 
 func protocolOf(getenv func(string) string) string {

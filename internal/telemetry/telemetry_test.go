@@ -121,6 +121,25 @@ func TestTracesOffBuildsNothing(t *testing.T) {
 	}
 }
 
+func TestLiteLLMVariablesAreNamed(t *testing.T) {
+	env := map[string]string{"OTEL_EXPORTER": "otlp_http", "OTEL_HEADERS": "Authorization=Bearer%20secret-token"}
+	var logs bytes.Buffer
+	tr, err := New(context.Background(), config.Traces{Enabled: true}, func(k string) string { return env[k] }, "test", slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	out := logs.String()
+	for _, want := range []string{"OTEL_EXPORTER is LiteLLM's own variable", "set OTEL_EXPORTER_OTLP_HEADERS instead"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log has no %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "OTEL_ENDPOINT") || strings.Contains(out, "secret-token") {
+		t.Errorf("log names an unset variable or a value:\n%s", out)
+	}
+}
+
 func TestUnknownProtocolIsRefused(t *testing.T) {
 	env := map[string]string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "thrift"}
 	_, err := New(context.Background(), config.Traces{Enabled: true}, func(k string) string { return env[k] }, "test", slog.New(slog.DiscardHandler))
