@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/strata-gateway/strata/internal/config"
 	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/spend"
+	"github.com/strata-gateway/strata/internal/store"
 )
 
 // deploymentPrice is what a model entry's calls cost: the price table's
@@ -24,12 +26,14 @@ func deploymentPrice(m config.Model) (p spend.Price, priced bool, err error) {
 }
 
 // gatewayBudget is litellm_settings.max_budget and budget_duration: a
-// budget every request counts against. Its periods run from the epoch.
+// budget every request counts against. Its periods run from the epoch, and
+// a budget_duration in months is calendar months as a key's is (scopeOf).
 func gatewayBudget(s config.Settings) *limits.Scope {
 	if s.MaxBudget == nil {
 		return nil
 	}
-	return &limits.Scope{Kind: "global", ID: "litellm-proxy-budget", MaxBudget: s.MaxBudget, BudgetDuration: s.BudgetDuration}
+	scope := scopeOf("global", "litellm-proxy-budget", "", store.Limits{MaxBudget: s.MaxBudget, BudgetDuration: s.BudgetDuration}, time.Time{}, true)
+	return &scope
 }
 
 // warnUnpriced names, in one line at startup, the deployments whose

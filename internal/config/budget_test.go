@@ -25,7 +25,7 @@ litellm_settings:
 	if cfg.Settings.MaxBudget == nil || *cfg.Settings.MaxBudget != 0 {
 		t.Errorf("MaxBudget = %v, want a budget of 0", cfg.Settings.MaxBudget)
 	}
-	if cfg.Settings.BudgetDuration != 30*24*time.Hour {
+	if cfg.Settings.BudgetDuration != "30d" {
 		t.Errorf("BudgetDuration = %v", cfg.Settings.BudgetDuration)
 	}
 	m := cfg.Models[0]

@@ -131,10 +131,11 @@ type Settings struct {
 	// GET /health send every deployment a one-token request.
 	HealthCheckUpstream bool
 	// MaxBudget (litellm_settings.max_budget) is the most the whole gateway
-	// may spend, in US dollars, per BudgetDuration (litellm_settings.budget_duration;
-	// 0 means never reset). nil: no gateway budget.
+	// may spend, in US dollars, per BudgetDuration (litellm_settings.budget_duration
+	// as written, e.g. "30d" or "1mo": a period in months is a calendar month,
+	// so it is kept as a string; "" means never reset). nil: no gateway budget.
 	MaxBudget      *float64
-	BudgetDuration time.Duration
+	BudgetDuration string
 	// MasterKey (general_settings.master_key) turns authentication on: every
 	// model and admin route then needs it or a virtual key. Empty = open.
 	MasterKey Secret

@@ -326,8 +326,8 @@ func TestLoadGood(t *testing.T) {
 					RequestBodyTimeout: DefaultRequestBodyTimeout,
 					StreamWriteTimeout: DefaultStreamWriteTimeout,
 					MaxBudget:          floatPtr(100),
-					BudgetDuration:     30 * 24 * time.Hour,
-					LiteLLM:            map[string]any{"max_budget": 100.0, "budget_duration": 30 * 24 * time.Hour},
+					BudgetDuration:     "30d",
+					LiteLLM:            map[string]any{"max_budget": 100.0, "budget_duration": "30d"},
 				},
 				Warnings: []string{
 					`testdata/isolated.good.yaml:11: model_list[1].litellm_params.additional_drop_params: "tools[*].input_examples" is a nested path, which Strata does not implement: it is not dropped; only top-level parameters are`,

@@ -202,7 +202,7 @@ func (d *decoder) parse(data []byte) *Config {
 	if v, ok := cfg.Settings.LiteLLM["max_budget"].(float64); ok {
 		cfg.Settings.MaxBudget = &v
 	}
-	if v, ok := cfg.Settings.LiteLLM["budget_duration"].(time.Duration); ok {
+	if v, ok := cfg.Settings.LiteLLM["budget_duration"].(string); ok {
 		cfg.Settings.BudgetDuration = v
 	}
 	if v, ok := cfg.Settings.General["master_key"].(Secret); ok {
@@ -981,12 +981,12 @@ func (d *decoder) convert(n *yaml.Node, path string, k kind) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		dur, err := ParseDuration(s)
-		if err != nil {
+		s = strings.TrimSpace(s)
+		if _, err := ParseDuration(s); err != nil {
 			d.errorf(line, path, "%v", err)
 			return nil, false
 		}
-		return dur, true
+		return s, true
 	case kindNames:
 		v, ok := d.convert(n, path, kindStop)
 		if !ok {

@@ -9,8 +9,9 @@ import (
 
 // ParseDuration reads a LiteLLM duration such as budget_duration or a key's
 // duration: a whole number and a unit, "30s", "30m", "30h", "30d", "2w" or
-// "1mo". A month is 30 days here, so a reset comes at the same interval
-// whatever the month.
+// "1mo". A month is 30 days in the length returned; budgets in months are
+// calendar months instead, which is why Settings.BudgetDuration keeps the
+// string.
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	units := []struct {

@@ -24,7 +24,7 @@ const (
 	kindStop                    // a string or a list of strings
 	kindFallbacks               // a list of {model_name: [model_name, ...]}, read as []Fallback
 	kindAliases                 // a mapping of alias: model_name (or {model: model_name, hidden: bool}), read as []Alias
-	kindDuration                // a LiteLLM duration string ("30d", "1h"), read as a time.Duration
+	kindDuration                // a LiteLLM duration string ("30d", "1h", "1mo"), checked and kept as written: a month has no fixed length
 	kindNames                   // a string or a list of strings, read as []string
 )
 
