@@ -195,12 +195,15 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	if shared != nil {
 		shared.ShareCooldowns(ctx, rt)
 	}
-	acct := newAccounting(acc.store, gatewayBudget(cfg.Settings), cfg.Settings.SpendWriteInterval, m, log, sharedCounter(shared))
+	counter, stopCounter := sharedCounter(shared, log)
+	acct := newAccounting(acc.store, gatewayBudget(cfg.Settings), cfg.Settings.SpendWriteInterval, m, log, counter)
 	defer func() {
-		// Every request has ended: write the spend rows still buffered.
+		// Every request has ended: write the spend rows still buffered,
+		// and send the last counts to Redis.
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		acct.Close(ctx, log)
+		stopCounter(ctx)
 	}()
 	maxInFlight, maxBodyBytes := servingLimits(cfg.Settings)
 	var reload server.ReloadFunc

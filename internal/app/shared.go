@@ -27,16 +27,20 @@ func openShared(ctx context.Context, cfg *config.Config, reg prometheus.Register
 }
 
 // sharedCounter counts limits in Redis while it answers, and in this
-// process while it does not; nil without Redis.
-func sharedCounter(r *cluster.Redis) limits.Counter {
+// process while it does not; nil without Redis. Requests' ends are sent
+// to Redis in batches, off their path; stop sends the last ones.
+func sharedCounter(r *cluster.Redis, log *slog.Logger) (counter limits.Counter, stop func(context.Context)) {
 	if r == nil {
-		return nil
+		return nil, func(context.Context) {}
 	}
-	return &limits.Failover{
-		Primary:  limits.NewRedis(r.Client, cluster.Prefix, r.Timeout()),
-		Fallback: limits.NewMemory(),
-		Up:       r.Up,
-		Down:     r.Down,
+	mem := limits.NewMemory()
+	batched := limits.NewBatched(limits.NewRedis(r.Client, cluster.Prefix, r.Timeout()),
+		limits.BatchOptions{Failed: r.Down, Fallback: mem, Logger: log})
+	counter = &limits.Failover{Primary: batched, Fallback: mem, Up: r.Up, Down: r.Down}
+	return counter, func(ctx context.Context) {
+		if err := batched.Close(ctx); err != nil {
+			log.Error("rate limit counts not sent to Redis at shutdown", "error", err.Error())
+		}
 	}
 }
 

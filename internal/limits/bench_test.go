@@ -9,8 +9,9 @@ import (
 
 // BenchmarkAdmitAndEnd is one request's admission and end with a key, a
 // team and a user each setting rpm, tpm and max_parallel_requests: in
-// this process's memory, and in Redis, where it costs two round trips
-// (one script each way).
+// this process's memory, in Redis one script each way (two round trips),
+// and in Redis with the ends batched off the request's path, as gateways
+// run (one round trip).
 func BenchmarkAdmitAndEnd(b *testing.B) {
 	scopes := []Scope{
 		{Kind: "key", ID: "k", RPM: 1 << 40, TPM: 1 << 40, MaxParallel: 1 << 20},
@@ -32,5 +33,12 @@ func BenchmarkAdmitAndEnd(b *testing.B) {
 		c := redisClientB(b)
 		prefix := fmt.Sprintf("strata-bench:%d:", time.Now().UnixNano())
 		run(b, New(Options{Counter: NewRedis(c, prefix, 2*time.Second)}))
+	})
+	b.Run("redis-batched", func(b *testing.B) {
+		c := redisClientB(b)
+		prefix := fmt.Sprintf("strata-bench:%d:", time.Now().UnixNano())
+		batched := NewBatched(NewRedis(c, prefix, 2*time.Second), BatchOptions{})
+		defer batched.Close(context.Background())
+		run(b, New(Options{Counter: batched}))
 	})
 }

@@ -128,20 +128,44 @@ func toInt(v any) int64 {
 
 // Settle implements Counter.
 func (r *Redis) Settle(ctx context.Context, steps []Step, spend []SpendAdd, now time.Time) error {
-	keys := make([]string, 0, len(steps)+len(spend))
-	args := make([]any, 0, 1+2*len(steps)+2*len(spend))
-	args = append(args, len(steps))
-	for _, s := range steps {
-		keys = append(keys, r.counterKey(s.Key, s.Window, now))
-		ttl := int64(0)
-		if s.N > 0 {
-			ttl = ttlOf(s, now)
+	return r.settle(ctx, []settlement{{steps: steps, spend: spend, now: now}})
+}
+
+// settlement is one Settle's arguments.
+type settlement struct {
+	steps []Step
+	spend []SpendAdd
+	now   time.Time
+}
+
+// settle applies many settlements in one script call: counts of the same
+// key are added together first, and each key keeps the longest expiry
+// asked for.
+func (r *Redis) settle(ctx context.Context, batch []settlement) error {
+	var counters, spends settleKeys
+	for _, b := range batch {
+		for _, s := range b.steps {
+			ttl := int64(0)
+			if s.N > 0 {
+				ttl = ttlOf(s, b.now)
+			}
+			counters.add(r.counterKey(s.Key, s.Window, b.now), float64(s.N), ttl)
 		}
-		args = append(args, s.N, ttl)
+		for _, a := range b.spend {
+			spends.add(r.prefix+a.Key.String(), a.Cost, spendTTL(a.Key, b.now))
+		}
 	}
-	for _, a := range spend {
-		keys = append(keys, r.prefix+a.Key.String())
-		args = append(args, strconv.FormatFloat(a.Cost, 'f', -1, 64), spendTTL(a.Key, now))
+	if len(counters.keys)+len(spends.keys) == 0 {
+		return nil
+	}
+	keys := append(counters.keys, spends.keys...)
+	args := make([]any, 0, 1+2*len(keys))
+	args = append(args, len(counters.keys))
+	for i := range counters.keys {
+		args = append(args, int64(counters.n[i]), counters.ttl[i])
+	}
+	for i := range spends.keys {
+		args = append(args, strconv.FormatFloat(spends.n[i], 'f', -1, 64), spends.ttl[i])
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
@@ -149,6 +173,29 @@ func (r *Redis) Settle(ctx context.Context, steps []Step, spend []SpendAdd, now 
 		return fmt.Errorf("redis: settle counts: %w", err)
 	}
 	return nil
+}
+
+// settleKeys sums what a batch adds to each key.
+type settleKeys struct {
+	index map[string]int
+	keys  []string
+	n     []float64
+	ttl   []int64
+}
+
+func (s *settleKeys) add(key string, n float64, ttl int64) {
+	if i, ok := s.index[key]; ok {
+		s.n[i] += n
+		s.ttl[i] = max(s.ttl[i], ttl)
+		return
+	}
+	if s.index == nil {
+		s.index = map[string]int{}
+	}
+	s.index[key] = len(s.keys)
+	s.keys = append(s.keys, key)
+	s.n = append(s.n, n)
+	s.ttl = append(s.ttl, ttl)
 }
 
 // Failover counts in Primary while it answers, and in Fallback (this
