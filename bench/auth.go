@@ -26,7 +26,12 @@ func setRequestHeaders(h http.Header) {
 
 // generateKey asks Strata for a virtual key with no limits of its own.
 func generateKey(ctx context.Context, strataURL string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strataURL+"/key/generate", strings.NewReader(`{"key_alias":"bench"}`))
+	return generateKeyWith(ctx, strataURL, `{"key_alias":"bench"}`)
+}
+
+// generateKeyWith asks Strata for a virtual key with body's settings.
+func generateKeyWith(ctx context.Context, strataURL, body string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strataURL+"/key/generate", strings.NewReader(body))
 	if err != nil {
 		return "", err
 	}

@@ -57,6 +57,7 @@ type options struct {
 	skipThroughput bool
 	auth           bool
 	authOverhead   bool
+	instances      bool
 }
 
 type stringList []string
@@ -82,6 +83,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.skipThroughput, "latency-only", false, "skip the closed-loop rounds (needs -rate)")
 	fs.BoolVar(&o.auth, "auth", false, "turn Strata's authentication on (a master key, keys in SQLite) and send every request with a virtual key, so the key check and the accounting are measured too")
 	fs.BoolVar(&o.authOverhead, "auth-overhead", false, "measure only what keys and spend logging cost: two strata processes, one without keys and one with -auth's, under the same closed-loop load, alternating, -rounds times")
+	fs.BoolVar(&o.instances, "instances", false, "measure what sharing limits costs: one gateway with limits in memory, one with limits in Redis, and two on one Redis and one SQLite file, with keys, under the same closed-loop load (split in half over the two), in rotating order, -rounds times; starts redis-server from PATH")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -116,6 +118,9 @@ func run(ctx context.Context, args []string) error {
 	upURL := "http://" + upAddr
 	if o.authOverhead {
 		return runAuthOverhead(ctx, o, root, tmp, bin, wrkBin, up, upURL)
+	}
+	if o.instances {
+		return runInstances(ctx, o, root, tmp, bin, wrkBin, up, upURL)
 	}
 	proxy, proxyAddr, err := startHelper("proxy", "-upstream", upURL)
 	if err != nil {

@@ -140,8 +140,13 @@ type strataProcess struct {
 // waits until it answers. Its ports are picked here, so that the log level
 // is the user's to choose.
 func startStrata(bin, dir, upstreamURL string, extraArgs, extraEnv []string) (*strataProcess, error) {
+	return startStrataConfig(bin, dir, strataConfig(upstreamURL), extraArgs, extraEnv)
+}
+
+// startStrataConfig is startStrata with the whole config file given.
+func startStrataConfig(bin, dir, config string, extraArgs, extraEnv []string) (*strataProcess, error) {
 	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte(strataConfig(upstreamURL)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
 	port, err := freePort()
