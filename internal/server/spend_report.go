@@ -2,9 +2,7 @@ package server
 
 import (
 	"cmp"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -85,12 +83,10 @@ func (s *Server) spendReport(w http.ResponseWriter, r *http.Request) error {
 			return openai.InvalidRequest("top", "top must be a whole number >= 1, got %q", v)
 		}
 	}
+	f.Top = top
 	days, err := s.spendStore.SpendReport(r.Context(), f)
 	if err != nil {
 		return errSpendUnreadable(err)
-	}
-	if top > 0 {
-		days = keepTop(days, top)
 	}
 	out := []map[string]any{}
 	for i := 0; i < len(days); {
@@ -105,51 +101,10 @@ func (s *Server) spendReport(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// otherGroup marks the sum of the groups beyond the top ones.
-const otherGroup = "\x00other"
-
-// keepTop keeps the n groups with the most spend over all days and sums
-// the rest per day into one group, placed last in its day.
-func keepTop(days []store.SpendDay, n int) []store.SpendDay {
-	totals := map[string]float64{}
-	for _, d := range days {
-		totals[d.Group] += d.Spend
-	}
-	if len(totals) <= n {
-		return days
-	}
-	groups := slices.Collect(maps.Keys(totals))
-	slices.SortFunc(groups, func(a, b string) int { return cmp.Or(cmp.Compare(totals[b], totals[a]), cmp.Compare(a, b)) })
-	kept := map[string]bool{}
-	for _, g := range groups[:n] {
-		kept[g] = true
-	}
-	var out []store.SpendDay
-	for i := 0; i < len(days); {
-		other := store.SpendDay{Day: days[i].Day, Group: otherGroup}
-		for day := days[i].Day; i < len(days) && days[i].Day == day; i++ {
-			d := days[i]
-			if kept[d.Group] {
-				out = append(out, d)
-				continue
-			}
-			other.Spend += d.Spend
-			other.PromptTokens += d.PromptTokens
-			other.CompletionTokens += d.CompletionTokens
-			other.Requests += d.Requests
-			other.FailedRequests += d.FailedRequests
-		}
-		if other.Requests > 0 || other.Spend > 0 {
-			out = append(out, other)
-		}
-	}
-	return out
-}
-
 func spendGroupOf(groupBy string, d *store.SpendDay) spendGroup {
 	g := spendGroup{TotalSpend: d.Spend, TotalTokens: d.PromptTokens + d.CompletionTokens, PromptTokens: d.PromptTokens,
 		CompletionTokens: d.CompletionTokens, Requests: d.Requests, FailedRequests: d.FailedRequests}
-	if d.Group == otherGroup {
+	if d.Other {
 		g.Other = true
 		return g
 	}

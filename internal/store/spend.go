@@ -392,11 +392,24 @@ func (s *sqlStore) SpendReport(ctx context.Context, f SpendReportFilter) ([]Spen
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
-	query := "SELECT g.day, g.grp, " + g.label + ", g.spend, g.prompt_tokens, g.completion_tokens, g.requests, g.failed_requests FROM (" +
-		"SELECT day, " + g.col + " AS grp, SUM(spend) AS spend, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, " +
+	// With a top, the groups that spent most are found first and every
+	// other group is summed into one per day by the database, so that a
+	// month of thousands of keys comes back as a few rows per day.
+	with, grp, other := "", g.col, "0"
+	if f.Top > 0 {
+		with = "WITH top_groups AS (SELECT " + g.col + " AS grp FROM spend_daily" + cond +
+			" GROUP BY " + g.col + " ORDER BY SUM(spend) DESC, " + g.col + " LIMIT ?) "
+		inTop := g.col + " IN (SELECT grp FROM top_groups)"
+		grp = "CASE WHEN " + inTop + " THEN " + g.col + " ELSE '' END"
+		other = "CASE WHEN " + inTop + " THEN 0 ELSE 1 END"
+		args = append(append(slices.Clone(args), f.Top), args...)
+	}
+	query := with + "SELECT g.day, g.grp, CASE WHEN g.other = 0 THEN " + g.label + " ELSE '' END, g.other, g.spend, g.prompt_tokens, " +
+		"g.completion_tokens, g.requests, g.failed_requests FROM (" +
+		"SELECT day, " + grp + " AS grp, " + other + " AS other, SUM(spend) AS spend, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, " +
 		"CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, CAST(SUM(requests) AS BIGINT) AS requests, " +
-		"CAST(SUM(failed_requests) AS BIGINT) AS failed_requests FROM spend_daily" + cond + " GROUP BY day, grp) g" +
-		g.join + " ORDER BY g.day, g.grp"
+		"CAST(SUM(failed_requests) AS BIGINT) AS failed_requests FROM spend_daily" + cond + " GROUP BY 1, 2, 3) g" +
+		g.join + " ORDER BY g.day, g.other, g.grp"
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
@@ -405,9 +418,11 @@ func (s *sqlStore) SpendReport(ctx context.Context, f SpendReportFilter) ([]Spen
 	var out []SpendDay
 	for rows.Next() {
 		var d SpendDay
-		if err := rows.Scan(&d.Day, &d.Group, &d.Label, &d.Spend, &d.PromptTokens, &d.CompletionTokens, &d.Requests, &d.FailedRequests); err != nil {
+		var other int64
+		if err := rows.Scan(&d.Day, &d.Group, &d.Label, &other, &d.Spend, &d.PromptTokens, &d.CompletionTokens, &d.Requests, &d.FailedRequests); err != nil {
 			return nil, err
 		}
+		d.Other = other != 0
 		out = append(out, d)
 	}
 	return out, rows.Err()

@@ -143,12 +143,17 @@ type SpendReportFilter struct {
 	StartDay, EndDay               string
 	KeyHash, TeamID, UserID, Model string
 	GroupBy                        string
+	// Top, when > 0, keeps the Top groups that spent most over the days
+	// (ties by group) and sums the others per day into one group marked
+	// Other, placed last in its day.
+	Top int
 }
 
 // SpendDay is one day's spend of one group.
 type SpendDay struct {
 	Day              string // "2026-01-31", UTC
 	Group            string // the key's token, team id, user id or model name; "" for none
+	Other            bool   // the sum of the groups beyond SpendReportFilter.Top (Group and Label are "")
 	Label            string // the key's or team's alias, when it has one
 	Spend            float64
 	PromptTokens     int64

@@ -590,6 +590,32 @@ func TestSpendReport(t *testing.T) {
 		if got := report(store.SpendReportFilter{KeyHash: "k1"}); !reflect.DeepEqual(got, want) {
 			t.Errorf("one key per day:\n got %+v\nwant %+v", got, want)
 		}
+		// The top key over both days (k2, 5 against 2.75) is kept; k1 is
+		// summed into each day's other group, last in its day.
+		want = []store.SpendDay{
+			{Day: "2026-03-04", Group: "k2", Spend: 1, PromptTokens: 10, CompletionTokens: 2, Requests: 1},
+			{Day: "2026-03-04", Other: true, Spend: 0.75, PromptTokens: 20, CompletionTokens: 4, Requests: 2, FailedRequests: 1},
+			{Day: "2026-03-05", Group: "k2", Spend: 4, PromptTokens: 10, CompletionTokens: 2, Requests: 1},
+			{Day: "2026-03-05", Other: true, Spend: 2, PromptTokens: 10, CompletionTokens: 2, Requests: 1},
+		}
+		if got := report(store.SpendReportFilter{GroupBy: store.GroupByKey, Top: 1}); !reflect.DeepEqual(got, want) {
+			t.Errorf("top key:\n got %+v\nwant %+v", got, want)
+		}
+		// Filters apply to the ranking and to the days alike: on claude,
+		// k2 spent 4 on the second day only.
+		want = []store.SpendDay{
+			{Day: "2026-03-04", Other: true, Spend: 0.75, PromptTokens: 20, CompletionTokens: 4, Requests: 2, FailedRequests: 1},
+			{Day: "2026-03-05", Group: "k2", Spend: 4, PromptTokens: 10, CompletionTokens: 2, Requests: 1},
+			{Day: "2026-03-05", Other: true, Spend: 2, PromptTokens: 10, CompletionTokens: 2, Requests: 1},
+		}
+		if got := report(store.SpendReportFilter{GroupBy: store.GroupByKey, Model: "claude", StartDay: "2026-03-01", Top: 1}); !reflect.DeepEqual(got, want) {
+			t.Errorf("top key on claude:\n got %+v\nwant %+v", got, want)
+		}
+		// As many groups as the top or fewer: the report is the whole one.
+		want = report(store.SpendReportFilter{GroupBy: store.GroupByTeam})
+		if got := report(store.SpendReportFilter{GroupBy: store.GroupByTeam, Top: 2}); !reflect.DeepEqual(got, want) {
+			t.Errorf("top 2 of 2 teams:\n got %+v\nwant %+v", got, want)
+		}
 		if got := report(store.SpendReportFilter{Model: "titan", EndDay: "2026-03-03"}); len(got) != 0 {
 			t.Errorf("before the first day: %+v", got)
 		}
