@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -211,12 +210,8 @@ func runInstances(ctx context.Context, o options, root, tmp, bin, wrkBin string,
 	fmt.Printf("  throughput, two gateways on one Redis / one gateway: %.3f (%+.1f%%)\n", res.PairThroughputRatio, (res.PairThroughputRatio-1)*100)
 	fmt.Printf("  gateway CPU per request, two gateways / one gateway: %.3f (%+.1f%%)\n", res.PairCPURatio, (res.PairCPURatio-1)*100)
 	fmt.Printf("  machine: %d CPUs, %.2f cores busy on average, %.2f of them by other processes\n", res.Machine.CPUs, res.Machine.BusyCores, res.Machine.OthersCores)
-	path := filepath.Join(outDir(root, o.out), res.Start.Format("20060102-150405")+"-instances.json")
-	raw, err := json.MarshalIndent(&res, "", "  ")
+	path, err := saveJSON(outDir(root, o.out), res.Start.Format("20060102-150405")+"-instances", &res)
 	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("\nresults: %s\n", path)

@@ -167,7 +167,7 @@ func run(ctx context.Context, args []string) error {
 	b.res.Targets = evaluate(&b.res)
 
 	printTable(os.Stdout, &b.res)
-	path, err := saveJSON(filepath.Join(root, o.out), &b.res)
+	path, err := saveJSON(outDir(root, o.out), b.res.Start.Format("20060102-150405"), &b.res)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -146,12 +145,8 @@ func runAuthOverhead(ctx context.Context, o options, root, tmp, bin, wrkBin stri
 	fmt.Printf("  throughput with keys / without: %.3f (%+.1f%%)\n", res.ThroughputRatio, (res.ThroughputRatio-1)*100)
 	fmt.Printf("  CPU per request with keys / without: %.3f (%+.1f%%)\n", res.CPURatio, (res.CPURatio-1)*100)
 	fmt.Printf("  machine: %d CPUs, %.2f cores busy on average, %.2f of them by other processes\n", res.Machine.CPUs, res.Machine.BusyCores, res.Machine.OthersCores)
-	path := filepath.Join(outDir(root, o.out), res.Start.Format("20060102-150405")+"-auth-overhead.json")
-	raw, err := json.MarshalIndent(&res, "", "  ")
+	path, err := saveJSON(outDir(root, o.out), res.Start.Format("20060102-150405")+"-auth-overhead", &res)
 	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
 		return err
 	}
 	fmt.Printf("\nresults: %s\n", path)

@@ -241,12 +241,13 @@ func printTable(w io.Writer, r *results) {
 	tw.Flush()
 }
 
-func saveJSON(dir string, r *results) (string, error) {
+// saveJSON writes v, indented, to dir/name.json and returns that path.
+func saveJSON(dir, name string, v any) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, r.Start.Format("20060102-150405")+".json")
-	b, err := json.MarshalIndent(r, "", "  ")
+	path := filepath.Join(dir, name+".json")
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return "", err
 	}
