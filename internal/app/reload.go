@@ -33,25 +33,24 @@ func WithReloadSignal(ctx context.Context, signals <-chan os.Signal) context.Con
 
 // answerReloads reloads the config on every SIGHUP until ctx ends.
 func answerReloads(ctx context.Context, rl *reloader) {
-	signals, _ := ctx.Value(reloadKey{}).(<-chan os.Signal)
-	if signals == nil {
-		return
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-signals:
-			rl.log.Info("SIGHUP received: reloading the config", "config", rl.path)
-			// The outcome is logged either way.
-			_, _ = rl.reload(ctx)
-		}
-	}
+	onSIGHUP(ctx, func() {
+		rl.log.Info("SIGHUP received: reloading the config", "config", rl.path)
+		// The outcome is logged either way.
+		_, _ = rl.reload(ctx)
+	})
 }
 
 // ignoreReloads answers SIGHUP when there is no config file to read again
 // (strata --model, strata demo): the signal must not end the gateway.
 func ignoreReloads(ctx context.Context, log *slog.Logger) {
+	onSIGHUP(ctx, func() {
+		log.Warn("SIGHUP received: there is no config file to reload (started without --config); nothing changes")
+	})
+}
+
+// onSIGHUP calls f for every signal on the channel WithReloadSignal put in
+// ctx, until ctx ends.
+func onSIGHUP(ctx context.Context, f func()) {
 	signals, _ := ctx.Value(reloadKey{}).(<-chan os.Signal)
 	if signals == nil {
 		return
@@ -61,7 +60,7 @@ func ignoreReloads(ctx context.Context, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-signals:
-			log.Warn("SIGHUP received: there is no config file to reload (started without --config); nothing changes")
+			f()
 		}
 	}
 }
