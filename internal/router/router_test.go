@@ -594,28 +594,31 @@ func hang(ctx context.Context, c *Call) error {
 }
 
 func TestTimeoutsBecomeClientErrors(t *testing.T) {
-	f := newFixture(t, Options{Timeout: 20 * time.Millisecond}, dep("m", Policy{}))
+	// Each case has one short timer; the others are long, so that a timer
+	// woken late on a busy machine cannot be overtaken by another.
 	cases := []struct {
 		name   string
+		opts   Options
 		req    Request
 		status int
 		code   string
 	}{
-		{"router timeout", Request{Model: "m"}, http.StatusGatewayTimeout, TimeoutCall},
-		{"request timeout", Request{Model: "m", Timeout: 10 * time.Millisecond}, http.StatusRequestTimeout, TimeoutCall},
-		{"stream_timeout", Request{Model: "m", Stream: true, StreamTimeout: 10 * time.Millisecond}, http.StatusRequestTimeout, TimeoutFirstToken},
+		{"router timeout", Options{Timeout: 20 * time.Millisecond}, Request{Model: "m"}, http.StatusGatewayTimeout, TimeoutCall},
+		{"request timeout", Options{Timeout: time.Hour}, Request{Model: "m", Timeout: 10 * time.Millisecond}, http.StatusRequestTimeout, TimeoutCall},
+		{"stream_timeout", Options{Timeout: time.Hour}, Request{Model: "m", Stream: true, StreamTimeout: 10 * time.Millisecond}, http.StatusRequestTimeout, TimeoutFirstToken},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.opts, dep("m", Policy{}))
 			_, _, err := f.r.Do(context.Background(), tc.req, hang)
 			var oe *openai.Error
 			if !errors.As(err, &oe) || oe.Status != tc.status || oe.Code != tc.code || oe.Type != openai.TypeTimeout {
 				t.Fatalf("err = %#v, want %d %s", err, tc.status, tc.code)
 			}
+			if cooling, _ := f.r.CoolingDown(f.byID["m#1"]); cooling {
+				t.Error("a timeout cooled the deployment down")
+			}
 		})
-	}
-	if cooling, _ := f.r.CoolingDown(f.byID["m#1"]); cooling {
-		t.Error("timeouts the caller chose cooled the deployment down")
 	}
 }
 
