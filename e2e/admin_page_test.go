@@ -313,10 +313,17 @@ func TestAdminPage(t *testing.T) {
 	p.do("resize", chromedp.EmulateViewport(1280, 900))
 
 	// Block the key: the gateway refuses it.
-	p.do("block the key",
-		chromedp.Click(chromedp.CSS(`#nav [data-view=keys]`)),
-		chromedp.Click(chromedp.CSS(`button[aria-label="Block ui-e2e"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Unblock ui-e2e"]`)))
+	// Showing the keys view draws its table again when the keys arrive, which
+	// can replace a Block button between finding it and clicking it; so the
+	// button is clicked from the page, once per button drawn, until Unblock
+	// shows (blocking twice is harmless).
+	p.do("show keys", chromedp.Click(chromedp.CSS(`#nav [data-view=keys]`)), chromedp.WaitVisible(chromedp.CSS("#keys")))
+	p.poll("block the key", `(() => {
+		if (document.querySelector('button[aria-label="Unblock ui-e2e"]')) return true;
+		const b = document.querySelector('button[aria-label="Block ui-e2e"]');
+		if (b && b !== window.blockClicked) { window.blockClicked = b; b.click(); }
+		return false;
+	})()`)
 	if row := p.text("#keys-table tbody"); !strings.Contains(row, "blocked") {
 		t.Fatalf("keys table after blocking: %q", row)
 	}
