@@ -47,23 +47,8 @@ print(json.dumps(result))
 `
 
 func TestBoto3CrossCheck(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
-	if err := exec.Command(python, "-c", "import boto3").Run(); err != nil {
-		t.Skip("boto3 not importable")
-	}
 	emu, srv := startEmulator(t, Options{Region: DemoRegion})
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, python, "-c", boto3Script, srv.URL, DemoAccessKeyID, DemoSecretAccessKey, DemoRegion, testModel)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("boto3 script: %v\n%s", err, stderr.String())
-	}
+	out := runBoto3(t, boto3Script, srv.URL, DemoAccessKeyID, DemoSecretAccessKey, DemoRegion, testModel)
 	var got struct {
 		Text       string
 		Usage      map[string]int
@@ -71,8 +56,8 @@ func TestBoto3CrossCheck(t *testing.T) {
 		StreamText string
 		WrongCode  string `json:"wrongSecret"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
-		t.Fatalf("boto3 output %q: %v", stdout.String(), err)
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("boto3 output %q: %v", out, err)
 	}
 
 	if got.Text != "echo: hello from boto3" || got.StreamText != got.Text {
@@ -94,4 +79,28 @@ func TestBoto3CrossCheck(t *testing.T) {
 			t.Errorf("call %s: model %q status %d (raw path %q)", c.Operation, c.ModelID, c.Status, c.RawPath)
 		}
 	}
+}
+
+// runBoto3 runs a Python script with boto3 and the given arguments, and
+// returns what it printed. It skips when boto3 is not installed: it checks
+// the emulator against a client nobody here wrote, which the Go SDK's tests
+// cannot replace but a machine may lack.
+func runBoto3(t *testing.T, script string, args ...string) []byte {
+	t.Helper()
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	if err := exec.Command(python, "-c", "import boto3").Run(); err != nil {
+		t.Skip("boto3 not importable")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, python, append([]string{"-c", script}, args...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("boto3 script: %v\n%s", err, stderr.String())
+	}
+	return stdout.Bytes()
 }

@@ -1,12 +1,8 @@
 package emulator
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"os/exec"
 	"testing"
-	"time"
 )
 
 // boto3RerankScript calls Rerank with botocore's own model of
@@ -39,22 +35,8 @@ print(json.dumps(result))
 `
 
 func TestBoto3Rerank(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
-	if err := exec.Command(python, "-c", "import boto3").Run(); err != nil {
-		t.Skip("boto3 not importable")
-	}
 	emu, srv := startEmulator(t, Options{Region: DemoRegion})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, python, "-c", boto3RerankScript, srv.URL, DemoAccessKeyID, DemoSecretAccessKey, DemoRegion)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("boto3 script: %v\n%s", err, stderr.String())
-	}
+	out := runBoto3(t, boto3RerankScript, srv.URL, DemoAccessKeyID, DemoSecretAccessKey, DemoRegion)
 	var got struct {
 		Results []struct {
 			Index          int
@@ -62,8 +44,8 @@ func TestBoto3Rerank(t *testing.T) {
 		}
 		NotReranker string
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
-		t.Fatalf("boto3 output %q: %v", stdout.String(), err)
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("boto3 output %q: %v", out, err)
 	}
 	if len(got.Results) != 2 || got.Results[0].Index != 1 || got.Results[0].RelevanceScore <= got.Results[1].RelevanceScore {
 		t.Errorf("results = %+v", got.Results)

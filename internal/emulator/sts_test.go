@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -322,28 +321,14 @@ print(json.dumps(result))
 `
 
 func TestSTSBoto3CrossCheck(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
-	if err := exec.Command(python, "-c", "import boto3").Run(); err != nil {
-		t.Skip("boto3 not importable")
-	}
 	_, srv := startEmulator(t, Options{Region: DemoRegion, STS: STSOptions{WebIdentityTokens: []string{goodJWT}}})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, python, "-c", boto3STSScript, srv.URL, DemoAccessKeyID, DemoSecretAccessKey, DemoRegion, testRoleARN, otherAudJWT)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("boto3 script: %v\n%s", err, stderr.String())
-	}
+	out := runBoto3(t, boto3STSScript, srv.URL, DemoAccessKeyID, DemoSecretAccessKey, DemoRegion, testRoleARN, otherAudJWT)
 	var got struct {
 		Arn              string
 		WebIdentityError string
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
-		t.Fatalf("boto3 output %q: %v", stdout.String(), err)
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("boto3 output %q: %v", out, err)
 	}
 	if got.Arn != "arn:aws:sts::111122223333:assumed-role/bedrock-caller/boto3" {
 		t.Errorf("caller arn = %q", got.Arn)
