@@ -1,8 +1,6 @@
 package emulator
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
@@ -17,15 +15,7 @@ func (e *Emulator) serveConverse(x *exchange) error {
 	if resp.Metrics == nil {
 		resp.Metrics = x.latency(e.now())
 	}
-	body, err := json.Marshal(resp)
-	if err != nil {
-		return fmt.Errorf("emulator: encode converse response: %w", err)
-	}
-	x.w.Header().Set("Content-Type", "application/json")
-	x.started = true
-	x.w.WriteHeader(http.StatusOK)
-	_, err = x.w.Write(body)
-	return err
+	return x.answerJSON(resp)
 }
 
 // serveConverseStream answers POST /model/{modelId}/converse-stream with an eventstream.

@@ -2,9 +2,6 @@ package emulator
 
 import (
 	"encoding/json"
-	"fmt"
-	"net/http"
-	"strconv"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
 )
@@ -66,15 +63,5 @@ func (e *Emulator) serveCountTokens(x *exchange) error {
 	if _, err := e.admit(x, false); err != nil {
 		return err
 	}
-	raw, err := json.Marshal(map[string]int{"inputTokens": tokens})
-	if err != nil {
-		return fmt.Errorf("emulator: encode count: %w", err)
-	}
-	h := x.w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(raw)))
-	x.started = true
-	x.w.WriteHeader(http.StatusOK)
-	_, err = x.w.Write(raw)
-	return err
+	return x.answerJSON(map[string]int{"inputTokens": tokens})
 }

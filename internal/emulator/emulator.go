@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -151,6 +152,21 @@ type exchange struct {
 	call      Call
 	committed bool // the call is recorded
 	started   bool // response headers are sent
+}
+
+// answerJSON sends v as a 200 JSON answer, after any headers already set.
+func (x *exchange) answerJSON(v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("emulator: encode answer: %w", err)
+	}
+	h := x.w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(raw)))
+	x.started = true
+	x.w.WriteHeader(http.StatusOK)
+	_, err = x.w.Write(raw)
+	return err
 }
 
 // latency is what Bedrock reports as metrics.latencyMs: time since the request arrived.

@@ -140,19 +140,11 @@ func (e *Emulator) invoke(x *exchange, streaming bool) error {
 	if streaming {
 		return e.streamResponse(x, e.chunkEvents(x, ans), fault)
 	}
-	raw, err := json.Marshal(ans.body)
-	if err != nil {
-		return fmt.Errorf("emulator: encode invoke answer: %w", err)
-	}
 	h := x.w.Header()
-	h.Set("Content-Type", "application/json")
 	h.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(ans.input))
 	h.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.Itoa(ans.output))
 	h.Set("X-Amzn-Bedrock-Invocation-Latency", strconv.FormatInt(max(1, e.now().Sub(x.start).Milliseconds()), 10))
-	x.started = true
-	x.w.WriteHeader(http.StatusOK)
-	_, err = x.w.Write(raw)
-	return err
+	return x.answerJSON(ans.body)
 }
 
 // invokeHeaderViolations checks the service tier and latency profile

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -72,17 +71,7 @@ func (e *Emulator) serveRerank(x *exchange) error {
 	if n := req.RerankingConfiguration.BedrockRerankingConfiguration.NumberOfResults; n != nil && *n < len(results) {
 		results = results[:*n]
 	}
-	raw, err := json.Marshal(bedrock.RerankResponse{Results: results})
-	if err != nil {
-		return fmt.Errorf("emulator: encode rerank answer: %w", err)
-	}
-	h := x.w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(raw)))
-	x.started = true
-	x.w.WriteHeader(http.StatusOK)
-	_, err = x.w.Write(raw)
-	return err
+	return x.answerJSON(bedrock.RerankResponse{Results: results})
 }
 
 // rerankViolations are the API model's constraints a request breaks, in
