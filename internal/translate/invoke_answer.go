@@ -57,6 +57,9 @@ type InvokeChatStream struct {
 	// answering: a reasoning model is past its reasoning; trimLead: the
 	// newlines that open its answer are still to be dropped.
 	answering, trimLead bool
+	// held ends the reasoning read so far where it could be the start of
+	// the tag that closes it, split across chunks: the next chunk says.
+	held string
 }
 
 // Served notes the tier and latency profile the answer's headers name,
@@ -144,6 +147,12 @@ func (s *InvokeChatStream) stopWith(reason string, yield func(*bedrock.StreamEve
 }
 
 func (s *InvokeChatStream) finish(yield func(*bedrock.StreamEvent) error) error {
+	// A stream that ends inside the reasoning gives up what it held.
+	held := s.held
+	s.held = ""
+	if err := s.reason(held, yield); err != nil {
+		return err
+	}
 	if s.stop == "" {
 		s.stop = bedrock.StopEndTurn
 	}

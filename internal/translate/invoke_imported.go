@@ -109,17 +109,21 @@ func deepseekR1Chunk(payload []byte, s *InvokeChatStream, yield func(*bedrock.St
 	if g.GenerationTokenCount > 0 {
 		s.usage.OutputTokens = g.GenerationTokenCount
 	}
+	stop := llamaStops[deref(g.StopReason)]
 	text := g.Generation
 	if !s.answering {
-		reasoning, answer, found := strings.Cut(text, thinkEnd)
-		if reasoning != "" {
-			if err := yield(&bedrock.StreamEvent{ContentBlockDelta: &bedrock.ContentBlockDeltaEvent{
-				Delta: bedrock.ContentBlockDelta{ReasoningContent: &bedrock.ReasoningDelta{Text: &reasoning}}}}); err != nil {
-				return err
-			}
+		reasoning, answer, found := strings.Cut(s.held+text, thinkEnd)
+		s.held = ""
+		if !found && stop == "" {
+			// The tag may be split across chunks: hold what could start it.
+			n := len(reasoning) - partialSuffix(reasoning, thinkEnd)
+			reasoning, s.held = reasoning[:n], reasoning[n:]
+		}
+		if err := s.reason(reasoning, yield); err != nil {
+			return err
 		}
 		if !found {
-			return s.stopWith(llamaStops[deref(g.StopReason)], yield)
+			return s.stopWith(stop, yield)
 		}
 		s.answering, s.block, s.trimLead = true, 1, true
 		text = answer
@@ -131,7 +135,27 @@ func deepseekR1Chunk(payload []byte, s *InvokeChatStream, yield func(*bedrock.St
 	if err := s.text(text, yield); err != nil {
 		return err
 	}
-	return s.stopWith(llamaStops[deref(g.StopReason)], yield)
+	return s.stopWith(stop, yield)
+}
+
+// reason streams text as reasoning (content block 0).
+func (s *InvokeChatStream) reason(text string, yield func(*bedrock.StreamEvent) error) error {
+	if text == "" {
+		return nil
+	}
+	return yield(&bedrock.StreamEvent{ContentBlockDelta: &bedrock.ContentBlockDeltaEvent{
+		Delta: bedrock.ContentBlockDelta{ReasoningContent: &bedrock.ReasoningDelta{Text: &text}}}})
+}
+
+// partialSuffix is the length of the longest end of s that is a proper
+// start of tag.
+func partialSuffix(s, tag string) int {
+	for n := min(len(s), len(tag)-1); n > 0; n-- {
+		if strings.HasSuffix(s, tag[:n]) {
+			return n
+		}
+	}
+	return 0
 }
 
 // --- OpenAI's chat format ---
