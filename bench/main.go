@@ -21,12 +21,11 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && (os.Args[1] == "upstream" || os.Args[1] == "proxy") {
-		run := runUpstream
-		if os.Args[1] == "proxy" {
-			run = runProxy
-		}
-		if err := run(os.Args[2:]); err != nil {
+	helpers := map[string]func([]string) error{
+		"upstream": runUpstream, "proxy": runProxy, "fastproxy": runFastProxy, "hybridproxy": runHybridProxy,
+	}
+	if len(os.Args) > 1 && helpers[os.Args[1]] != nil {
+		if err := helpers[os.Args[1]](os.Args[2:]); err != nil {
 			fmt.Fprintf(os.Stderr, "bench %s: %v\n", os.Args[1], err)
 			os.Exit(1)
 		}
@@ -58,6 +57,7 @@ type options struct {
 	auth           bool
 	authOverhead   bool
 	instances      bool
+	lean           bool
 }
 
 type stringList []string
@@ -84,6 +84,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.auth, "auth", false, "turn Strata's authentication on (a master key, keys in SQLite) and send every request with a virtual key, so the key check and the accounting are measured too")
 	fs.BoolVar(&o.authOverhead, "auth-overhead", false, "measure only what keys and spend logging cost: two strata processes, one without keys and one with -auth's, under the same closed-loop load, alternating, -rounds times")
 	fs.BoolVar(&o.instances, "instances", false, "measure what sharing limits costs: one gateway with limits in memory, one with limits in Redis, and two on one Redis and one SQLite file, with keys, under the same closed-loop load (split in half over the two), in rotating order, -rounds times; starts redis-server from PATH")
+	fs.BoolVar(&o.lean, "lean", false, "compare HTTP stacks: the bare net/http proxy, the same proxy on fasthttp (server and client) and on a net/http server with fasthttp's client, and Strata, under the same loads")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -121,6 +122,9 @@ func run(ctx context.Context, args []string) error {
 	}
 	if o.instances {
 		return runInstances(ctx, o, root, tmp, bin, wrkBin, up, upURL)
+	}
+	if o.lean {
+		return runLean(ctx, o, root, tmp, bin, wrkBin, up, upURL)
 	}
 	proxy, proxyAddr, err := startHelper("proxy", "-upstream", upURL)
 	if err != nil {

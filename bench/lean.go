@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+)
+
+// leanResults is one -lean run: the same loads on the upstream directly,
+// on the bare net/http proxy, on the lean reference proxies and on Strata,
+// to tell whether a leaner HTTP stack than net/http is worth having.
+type leanResults struct {
+	Start     time.Time     `json:"start"`
+	Commit    string        `json:"commit"`
+	GoVersion string        `json:"go_version"`
+	DurationS float64       `json:"closed_loop_seconds"`
+	Rounds    int           `json:"rounds"`
+	RateRPS   float64       `json:"open_loop_rate_rps"`
+	Machine   machine       `json:"machine"`
+	Runs      []leanRun     `json:"closed_loop_runs"`
+	Targets   []leanSummary `json:"targets"`
+}
+
+type leanRun struct {
+	Round int     `json:"round"`
+	Conns int     `json:"conns"`
+	Name  string  `json:"target"`
+	RPS   float64 `json:"rps"`
+	CPU1k float64 `json:"cpu_seconds_per_1000"`
+}
+
+// leanSummary is one target over the run. Ratios are against the bare
+// net/http proxy: medians of the per-round ratios for the closed loop.
+type leanSummary struct {
+	Name        string       `json:"target"`
+	What        string       `json:"what"`
+	RPS32       float64      `json:"rps_32"`
+	RPS128      float64      `json:"rps_128"`
+	Ratio32     float64      `json:"rps_32_over_nethttp_proxy"`
+	Ratio128    float64      `json:"rps_128_over_nethttp_proxy"`
+	CPU1k       float64      `json:"cpu_seconds_per_1000_at_32"`
+	CPURatio    float64      `json:"cpu_per_request_over_nethttp_proxy"`
+	CPU1kAtRate float64      `json:"cpu_seconds_per_1000_at_rate"`
+	Latency     latencyStats `json:"latency_at_rate"`
+	Stream      streamStats  `json:"stream"`
+	Paced       streamStats  `json:"paced_stream"`
+}
+
+// leanTarget is something the -lean run loads: a process and how to call it.
+type leanTarget struct {
+	name, what string
+	pid        int
+	base       string // base URL
+	strata     bool   // takes chat requests and answers SSE, else Converse
+}
+
+func (t leanTarget) url(b *bodies, model string, stream bool) (url string, body []byte, bodyPath string) {
+	if t.strata {
+		body = b.chat
+		switch {
+		case model == modelPaced:
+			body = b.chatPaced
+		case stream:
+			body = b.chatStream
+		}
+		return t.base + "/v1/chat/completions", body, b.chatPath
+	}
+	op := "converse"
+	if stream {
+		op = "converse-stream"
+	}
+	return t.base + "/model/" + model + "/" + op, b.converse, b.conversePath
+}
+
+// runLean starts the reference proxies (net/http, fasthttp on both sides,
+// net/http server with fasthttp's client) and Strata, then measures each
+// as the default run does: closed-loop throughput at 32 and 128
+// connections in an order rotating by round, CPU per request, latency at a
+// fixed rate, and stream timings.
+func runLean(ctx context.Context, o options, root, tmp, bin, wrkBin string, up *process, upURL string) error {
+	targets := []leanTarget{{name: "direct", what: "the upstream itself", pid: up.pid(), base: upURL}}
+	for _, p := range []struct{ helper, name, what string }{
+		{"proxy", "nethttp", "bare proxy: net/http server and client"},
+		{"fastproxy", "fasthttp", "bare proxy: fasthttp server and client"},
+		{"hybridproxy", "nethttp+fastclient", "bare proxy: net/http server, fasthttp client"},
+	} {
+		proc, addr, err := startHelper(p.helper, "-upstream", upURL)
+		if err != nil {
+			return err
+		}
+		defer proc.stop()
+		targets = append(targets, leanTarget{name: p.name, what: p.what, pid: proc.pid(), base: "http://" + addr})
+	}
+	st, err := startStrata(bin, tmp, upURL, o.strataArgs, o.strataEnv)
+	if err != nil {
+		return err
+	}
+	defer st.stop()
+	targets = append(targets, leanTarget{name: "strata", what: "Strata", pid: st.pid(), base: st.url, strata: true})
+
+	b, err := writeBodies(tmp)
+	if err != nil {
+		return err
+	}
+	wrk, err := newWrkRunner(wrkBin, tmp, o.wrkThreads)
+	if err != nil {
+		return err
+	}
+	var res leanResults
+	res.Start, res.DurationS, res.Rounds, res.RateRPS = time.Now().UTC(), o.duration.Seconds(), o.rounds, o.rate
+	res.Commit, res.GoVersion = commitAndGo(root)
+	busy0, total0 := machineCPU()
+	ours := func() float64 {
+		sum, _ := cpuSeconds(os.Getpid())
+		for _, t := range targets {
+			c, _ := cpuSeconds(t.pid)
+			sum += c
+		}
+		return sum
+	}
+	ours0 := ours()
+	wrkCPU := 0.0
+
+	load := func(t leanTarget, conns int, d time.Duration) (leanRun, error) {
+		url, _, bodyPath := t.url(b, modelFast, false)
+		c0, err := cpuSeconds(t.pid)
+		if err != nil {
+			return leanRun{}, err
+		}
+		r, err := wrk.run(ctx, url, bodyPath, conns, d)
+		if err != nil {
+			return leanRun{}, err
+		}
+		wrkCPU += r.CPUSeconds
+		c1, err := cpuSeconds(t.pid)
+		return leanRun{Conns: conns, Name: t.name, RPS: r.rps(), CPU1k: (c1 - c0) / float64(r.Requests) * 1000}, err
+	}
+	logf("warming up")
+	for _, t := range targets {
+		if _, err := load(t, 32, time.Second); err != nil {
+			return err
+		}
+	}
+	for round := 1; round <= o.rounds; round++ {
+		for _, conns := range []int{32, 128} {
+			for i := range targets {
+				t := targets[(i+round-1)%len(targets)]
+				r, err := load(t, conns, o.duration)
+				if err != nil {
+					return err
+				}
+				r.Round = round
+				res.Runs = append(res.Runs, r)
+				logf("round %d, %3d connections, %-18s: %8.0f req/s, %.3f CPU s per 1,000 requests", round, conns, t.name, r.RPS, r.CPU1k)
+			}
+		}
+	}
+
+	sums := make([]leanSummary, len(targets))
+	ol := newOpenLoop()
+	defer ol.client.CloseIdleConnections()
+	sc := newStreamClient(4)
+	defer sc.close()
+	for i, t := range targets {
+		s := &sums[i]
+		s.Name, s.What = t.name, t.what
+		url, body, _ := t.url(b, modelFast, false)
+		logf("open loop at %.0f req/s for %s, %s", o.rate, o.latencyFor, t.name)
+		c0, err := cpuSeconds(t.pid)
+		if err != nil {
+			return err
+		}
+		if s.Latency, err = ol.run(ctx, url, body, o.rate, o.latencyFor); err != nil {
+			return err
+		}
+		c1, err := cpuSeconds(t.pid)
+		if err != nil {
+			return err
+		}
+		s.CPU1kAtRate = (c1 - c0) / float64(max(1, s.Latency.Requests)) * 1000
+
+		url, body, _ = t.url(b, modelFast, true)
+		if _, err := sc.sequential(ctx, url, body, 5, t.strata); err != nil {
+			return err
+		}
+		if s.Stream, err = sc.sequential(ctx, url, body, o.streams, t.strata); err != nil {
+			return err
+		}
+		url, body, _ = t.url(b, modelPaced, true)
+		if s.Paced, err = sc.sequential(ctx, url, body, o.pacedStreams, t.strata); err != nil {
+			return err
+		}
+		logf("%s: p50 %.0f us at the fixed rate, stream TTFB p50 %.0f us, paced reads holding >1 event: %d",
+			t.name, s.Latency.P50US, s.Stream.TTFBP50, s.Paced.BatchedReads)
+	}
+	busy1, total1 := machineCPU()
+	res.Machine = machineInfo(busy1-busy0, total1-total0, ours()-ours0+wrkCPU)
+	summarizeLean(res.Runs, sums)
+	res.Targets = sums
+	printLean(&res)
+	path, err := saveJSON(outDir(root, o.out), res.Start.Format("20060102-150405")+"-lean", &res)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nresults: %s\n", path)
+	return nil
+}
+
+// summarizeLean fills the closed-loop medians and the ratios against the
+// net/http proxy, taken round by round so both saw the same machine.
+func summarizeLean(runs []leanRun, sums []leanSummary) {
+	find := func(round, conns int, name string) (leanRun, bool) {
+		for _, r := range runs {
+			if r.Round == round && r.Conns == conns && r.Name == name {
+				return r, true
+			}
+		}
+		return leanRun{}, false
+	}
+	for i := range sums {
+		s := &sums[i]
+		var rps32, rps128, r32, r128, cpu, cpuRatio []float64
+		for _, r := range runs {
+			if r.Name != s.Name {
+				continue
+			}
+			ref, ok := find(r.Round, r.Conns, "nethttp")
+			if !ok {
+				continue
+			}
+			if r.Conns == 32 {
+				rps32, r32 = append(rps32, r.RPS), append(r32, r.RPS/ref.RPS)
+				cpu, cpuRatio = append(cpu, r.CPU1k), append(cpuRatio, r.CPU1k/ref.CPU1k)
+			} else {
+				rps128, r128 = append(rps128, r.RPS), append(r128, r.RPS/ref.RPS)
+			}
+		}
+		s.RPS32, s.RPS128, s.Ratio32, s.Ratio128 = median(rps32), median(rps128), median(r32), median(r128)
+		s.CPU1k, s.CPURatio = median(cpu), median(cpuRatio)
+	}
+}
+
+func printLean(r *leanResults) {
+	fmt.Printf("\nHTTP stacks, %s, commit %s, %s; %d rounds of %s; machine busy %.2f cores on average, %.2f of them by other processes; load average at the end %s\n\n",
+		r.Start.Format(time.RFC3339), r.Commit, r.GoVersion, r.Rounds, time.Duration(r.DurationS*float64(time.Second)), r.Machine.BusyCores, r.Machine.OthersCores, r.Machine.LoadAvg)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "target\treq/s at 32\tvs nethttp\treq/s at 128\tvs nethttp\tCPU s/1k\tvs nethttp\tCPU s/1k at %.0f/s\tp50 at %.0f/s (us)\tstream TTFB p50\tTTLB p50\tpaced reads >1 event\t\n", r.RateRPS, r.RateRPS)
+	for _, s := range r.Targets {
+		fmt.Fprintf(tw, "%s\t%s\t%.2fx\t%s\t%.2fx\t%.3f\t%.2fx\t%.3f\t%.0f\t%.0f\t%.0f\t%d\t\n",
+			s.Name, num(s.RPS32), s.Ratio32, num(s.RPS128), s.Ratio128, s.CPU1k, s.CPURatio, s.CPU1kAtRate,
+			s.Latency.P50US, s.Stream.TTFBP50, s.Stream.TTLBP50, s.Paced.BatchedReads)
+	}
+	tw.Flush()
+	fmt.Println()
+	for _, s := range r.Targets {
+		fmt.Printf("  %-18s %s\n", s.Name, s.What)
+	}
+}
