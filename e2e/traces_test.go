@@ -390,18 +390,35 @@ func TestTracesRecordMessagesWhenAsked(t *testing.T) {
 	if err := stream.Err(); err != nil {
 		t.Fatal(err)
 	}
+	// A streamed Messages API answer, read whole.
+	msgTP, msgTrace, msgParent := traceparent(13)
+	req, _ := http.NewRequest("POST", g.URL+"/v1/messages", strings.NewReader(
+		`{"model":"bedrock-claude","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"`+prompt+`"}]}`))
+	req.Header.Set("x-api-key", testMasterKey)
+	req.Header.Set("anthropic-version", "2023-06-01")
+	req.Header.Set("traceparent", msgTP)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(msgBody), "event: message_stop") {
+		t.Fatalf("streamed /v1/messages: %d %s", resp.StatusCode, msgBody)
+	}
 	g.stop(t)
 
-	for _, c := range []struct{ trace, parent string }{{wholeTrace, wholeParent}, {streamTrace, streamParent}} {
+	for _, c := range []struct{ trace, parent, finish string }{{wholeTrace, wholeParent, "stop"}, {streamTrace, streamParent, "stop"}, {msgTrace, msgParent, "end_turn"}} {
 		server, _ := requestSpan(t, rcv.trace(c.trace), c.parent)
 		attrs := spanAttrs(server)
 		in, out := anyValueString(attrs["gen_ai.input.messages"]), anyValueString(attrs["gen_ai.output.messages"])
 		if !strings.Contains(in, `"content":"`+prompt+`"`) {
 			t.Errorf("gen_ai.input.messages = %s, want the prompt", in)
 		}
-		if !strings.Contains(out, `"role":"assistant"`) || !strings.Contains(out, "echo: "+prompt) || !strings.Contains(out, `"finish_reason":"stop"`) {
+		if !strings.Contains(out, `"role":"assistant"`) || !strings.Contains(out, "echo: "+prompt) || !strings.Contains(out, `"finish_reason":"`+c.finish+`"`) {
 			t.Errorf("gen_ai.output.messages = %s, want the answer", out)
 		}
+		wantAttrs(t, server, map[string]string{"gen_ai.response.id": "*", "gen_ai.response.finish_reasons": "[" + c.finish + "]"})
 	}
 	rcv.mu.Lock()
 	raw := rcv.raw.String()

@@ -59,7 +59,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if a.stream != nil {
-			if held, err = holdFirstEvent(a.stream); err != nil {
+			if held, err = holdFirstEvent(a.stream, s.newMessageTally()); err != nil {
 				return err
 			}
 			c.FirstToken()
@@ -204,13 +204,14 @@ type heldEvents struct {
 	held     [][]byte
 	ended    bool
 	gotToken bool
+	tally    *messageTally // nil unless the request is traced
 }
 
 var pingEvent = []byte("event: ping\ndata: {\"type\": \"ping\"}\n\n")
 
 // holdFirstEvent reads stream until an event carries output, or the end.
-func holdFirstEvent(stream eventStream) (*heldEvents, error) {
-	h := &heldEvents{eventStream: stream}
+func holdFirstEvent(stream eventStream, tally *messageTally) (*heldEvents, error) {
+	h := &heldEvents{eventStream: stream, tally: tally}
 	for !h.gotToken {
 		err := stream.Next(h.hold)
 		if err == io.EOF {
@@ -226,6 +227,7 @@ func holdFirstEvent(stream eventStream) (*heldEvents, error) {
 }
 
 func (h *heldEvents) hold(ev anthropic.Event) error {
+	h.tally.see(ev)
 	h.held = append(h.held, appendAnthropicEvent(nil, ev))
 	switch ev.Type {
 	case anthropic.EventMessageStart:
@@ -260,6 +262,7 @@ func (s *Server) relayEvents(w http.ResponseWriter, r *http.Request, log *slog.L
 	stream.BeforeWait(sse.flush)
 	var line []byte
 	emit := func(ev anthropic.Event) error {
+		stream.tally.see(ev)
 		line = appendAnthropicEvent(line[:0], ev)
 		return sse.put(line)
 	}
@@ -274,6 +277,7 @@ func (s *Server) relayEvents(w http.ResponseWriter, r *http.Request, log *slog.L
 		}
 		rec.usage = routerUsage(stream.Usage())
 		s.priced(w.Header(), rec, call, spendUsage(stream.Usage()))
+		noteMessageStream(rec, stream.tally)
 		if err == io.EOF {
 			call.Finish(rec.usage, nil)
 			return nil

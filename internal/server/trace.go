@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/strata-gateway/strata/internal/anthropic"
 	"github.com/strata-gateway/strata/internal/openai"
 	"github.com/strata-gateway/strata/internal/telemetry"
 )
@@ -294,5 +295,73 @@ func (s *Server) noteMessage(rec *requestRecord, whole []byte) {
 		if err == nil {
 			rec.gen.output = string(out)
 		}
+	}
+}
+
+// messageTally is what a streamed Messages API answer tells its request's
+// span: the message's id, its stop reason and, with message logging on,
+// its text.
+type messageTally struct {
+	id, stopReason string
+	text           *strings.Builder
+}
+
+// newMessageTally is a streamed Messages answer's tally; nil, and
+// nothing read from the events, when traces are off.
+func (s *Server) newMessageTally() *messageTally {
+	if s.tracer == nil {
+		return nil
+	}
+	return &messageTally{text: s.newStreamText()}
+}
+
+// see reads what the span needs from one event: the start, the final
+// delta and, when collecting, the text deltas.
+func (t *messageTally) see(ev anthropic.Event) {
+	if t == nil {
+		return
+	}
+	switch ev.Type {
+	case anthropic.EventMessageStart:
+		var m struct {
+			Message struct {
+				ID string `json:"id"`
+			} `json:"message"`
+		}
+		if json.Unmarshal(ev.Data, &m) == nil {
+			t.id = m.Message.ID
+		}
+	case anthropic.EventMessageDelta:
+		var m struct {
+			Delta struct {
+				StopReason string `json:"stop_reason"`
+			} `json:"delta"`
+		}
+		if json.Unmarshal(ev.Data, &m) == nil && m.Delta.StopReason != "" {
+			t.stopReason = m.Delta.StopReason
+		}
+	case anthropic.EventContentBlockDelta:
+		if t.text == nil {
+			return
+		}
+		var d anthropic.ContentBlockDelta
+		if json.Unmarshal(ev.Data, &d) == nil && d.Delta.Text != nil {
+			t.text.WriteString(*d.Delta.Text)
+		}
+	}
+}
+
+// noteMessageStream records a streamed Messages API answer on the
+// request's span.
+func noteMessageStream(rec *requestRecord, t *messageTally) {
+	if t == nil {
+		return
+	}
+	rec.gen.responseID = t.id
+	if t.stopReason != "" {
+		rec.gen.finishReasons = []string{t.stopReason}
+	}
+	if t.text != nil {
+		rec.gen.output = textOutput(t.text.String(), t.stopReason)
 	}
 }
