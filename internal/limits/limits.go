@@ -56,22 +56,27 @@ type Options struct {
 	// Global is the gateway's own scope (litellm_settings.max_budget),
 	// counted by every request after the caller's; nil: none.
 	Global *Scope
-	Logger *slog.Logger
-	Now    func() time.Time
+	// CountDeployments makes the limiter count the deployments' own rpm
+	// and tpm (AdmitTo), as gateways sharing a counter must; otherwise the
+	// router counts them in this process.
+	CountDeployments bool
+	Logger           *slog.Logger
+	Now              func() time.Time
 }
 
 // Limiter admits requests.
 type Limiter struct {
-	global  atomic.Pointer[Scope]
-	counter Counter
-	budgets *budgets
-	log     *slog.Logger
-	now     func() time.Time
+	global      atomic.Pointer[Scope]
+	deployments bool
+	counter     Counter
+	budgets     *budgets
+	log         *slog.Logger
+	now         func() time.Time
 }
 
 // New returns a Limiter.
 func New(o Options) *Limiter {
-	l := &Limiter{counter: o.Counter, log: o.Logger, now: o.Now}
+	l := &Limiter{counter: o.Counter, deployments: o.CountDeployments, log: o.Logger, now: o.Now}
 	l.global.Store(o.Global)
 	if l.counter == nil {
 		l.counter = NewMemory()
@@ -205,6 +210,10 @@ type stepInfo struct {
 	limit string // "tpm", "rpm" or "parallel"
 }
 
+// CountsDeployments says whether deployments' own limits are counted
+// here (AdmitTo) rather than by the router.
+func (l *Limiter) CountsDeployments() bool { return l.deployments }
+
 // SetGlobal replaces the gateway's own scope (nil: none) for the requests
 // admitted from now on; what it counted so far stays counted.
 func (l *Limiter) SetGlobal(s *Scope) { l.global.Store(s) }
@@ -217,8 +226,20 @@ func (l *Limiter) SetGlobal(s *Scope) { l.global.Store(s) }
 // and the failure logged: an outage of the limits' store must not stop
 // the gateway.
 func (l *Limiter) Admit(ctx context.Context, scopes []Scope, model string) (*Lease, error) {
+	return l.admit(ctx, scopes, model, nil)
+}
+
+// AdmitTo is Admit for a request the router sends to deployment d: d's
+// own rpm and tpm are checked and taken in the same call to the counter as
+// the scopes' counts. A refusal by d's limits is a *DeploymentFull, and
+// takes nothing: the router may pick another deployment.
+func (l *Limiter) AdmitTo(ctx context.Context, scopes []Scope, model string, d *Deployment) (*Lease, error) {
+	return l.admit(ctx, scopes, model, d)
+}
+
+func (l *Limiter) admit(ctx context.Context, scopes []Scope, model string, d *Deployment) (*Lease, error) {
 	global := l.global.Load()
-	if len(scopes) == 0 && global == nil {
+	if len(scopes) == 0 && global == nil && !d.limited() {
 		return nil, nil
 	}
 	now := l.now()
@@ -257,6 +278,7 @@ func (l *Limiter) Admit(ctx context.Context, scopes []Scope, model string) (*Lea
 			infos = append(infos, stepInfo{s, "parallel"})
 		}
 	}
+	steps = d.steps(steps)
 	if len(steps) == 0 && len(lease.spendKeys) == 0 {
 		return lease, nil
 	}
@@ -269,10 +291,14 @@ func (l *Limiter) Admit(ctx context.Context, scopes []Scope, model string) (*Lea
 	if lease.by == nil {
 		lease.by = l.counter
 	}
+	if taken.Refused >= len(infos) {
+		return nil, d.full(steps[taken.Refused], now)
+	}
 	if taken.Refused >= 0 {
 		return nil, l.exceeded(steps, infos, taken, now, lease)
 	}
-	for i, st := range steps {
+	lease.tookDeployment(d)
+	for i, st := range steps[:len(infos)] {
 		s := infos[i].scope
 		switch infos[i].limit {
 		case "tpm":
@@ -392,9 +418,12 @@ type Lease struct {
 	// budgetLimits, in the same order, what each is checked against.
 	spendKeys    []SpendKey
 	budgetLimits []budgetLimit
-	by           Counter // the counter that took the counts; nil: none taken
-	headers      rateHeaders
-	ended        bool
+	// deployment is the tpm counter of the deployment the request was
+	// last sent to, where deployments' limits are counted here.
+	deployment *Key
+	by         Counter // the counter that took the counts; nil: none taken
+	headers    rateHeaders
+	ended      bool
 
 	// Room for the usual key, team, user and gateway without allocating.
 	parallelBuf, tpmBuf [4]Key
@@ -440,6 +469,9 @@ func (le *Lease) End(ctx context.Context, tokens int64, cost float64) {
 	if tokens > 0 {
 		for _, key := range le.tpm {
 			steps = append(steps, Step{Key: key, Window: minute, N: tokens})
+		}
+		if le.deployment != nil {
+			steps = append(steps, Step{Key: *le.deployment, Window: minute, N: tokens})
 		}
 	}
 	var adds []SpendAdd
