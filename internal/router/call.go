@@ -27,6 +27,20 @@ type Request struct {
 	// Operation is the GenAI operation (gen_ai.operation.name) named on
 	// the attempts' spans; "" takes it from the deployment's API.
 	Operation string
+	// Admission, when set, counts each attempt against its deployment's
+	// rpm and tpm, shared with the other gateways; nil: this router
+	// counts them itself.
+	Admission Admission
+}
+
+// Admission counts a request against the deployment the router picked for
+// it, where gateways share the deployments' limits. The first call may
+// take the request's own limits in the same trip to the shared counter.
+type Admission interface {
+	// AdmitTo takes d's rpm and tpm for the request. A
+	// *limits.DeploymentFull says d has no room: the router picks another.
+	// Any other error refuses the request.
+	AdmitTo(ctx context.Context, d *Deployment) error
 }
 
 // Tally is what a request went through before it was answered or failed.
@@ -113,9 +127,9 @@ func (r *table) tryGroup(ctx context.Context, g *group, req *Request, try Attemp
 	backoffs := 0
 	for attempt := 0; ; attempt++ {
 		now := r.now()
-		d, err := r.pick(g, req.Stream, skip, now)
+		d, kind, err := r.pick(ctx, g, req, skip, now)
 		if err != nil {
-			return nil, failTransient, err
+			return nil, kind, err
 		}
 		if skip.has(d.index) {
 			// No other deployment to turn to: give this one a moment.
@@ -132,7 +146,7 @@ func (r *table) tryGroup(ctx context.Context, g *group, req *Request, try Attemp
 			return c, 0, nil
 		}
 		err = c.fail(err)
-		kind := classify(err)
+		kind = classify(err)
 		if kind != failTransient || attempt >= retries {
 			return nil, kind, err
 		}

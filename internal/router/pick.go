@@ -1,12 +1,14 @@
 package router
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/strata-gateway/strata/internal/limits"
 	"github.com/strata-gateway/strata/internal/openai"
 )
 
@@ -32,17 +34,28 @@ const stackCandidates = 16
 // down are skipped (unless all are: then the least recently failed is
 // tried), those this request already tried are avoided where possible,
 // and the strategy picks.
-func (r *table) pick(g *group, stream bool, skip tried, now time.Time) (*Deployment, error) {
+//
+// With an admission (gateways sharing the deployments' limits), the
+// deployments' rpm and tpm are counted by it, not here: a deployment is
+// skipped while it is known to be full, and one the admission finds full
+// is known so until its window ends, and another is picked. An error of
+// the admission's own (the request's limits) ends the request.
+func (r *table) pick(ctx context.Context, g *group, req *Request, skip tried, now time.Time) (*Deployment, failure, error) {
 	var roomBuf, warmBuf, freshBuf [stackCandidates]*Deployment
 	room := roomBuf[:0]
 	wait := time.Duration(math.MaxInt64)
 	usable := false
+	shared := req.Admission != nil
 	for _, d := range g.deployments {
 		if d.Broken != nil {
 			continue
 		}
 		usable = true
-		if w := d.state.limitWait(d.Policy, now); w > 0 {
+		w := d.state.fullWait(now)
+		if !shared {
+			w = d.state.limitWait(d.Policy, now)
+		}
+		if w > 0 {
 			wait = min(wait, w)
 			continue
 		}
@@ -51,18 +64,34 @@ func (r *table) pick(g *group, stream bool, skip tried, now time.Time) (*Deploym
 	for len(room) > 0 {
 		warm := warmOf(room, warmBuf[:0], now)
 		fresh := untried(warm, freshBuf[:0], skip)
-		d := r.choose(fresh, stream, now)
-		if d.state.reserve(d.Policy, now) {
-			return d, nil
+		d := r.choose(fresh, req.Stream, now)
+		if !shared {
+			if d.state.reserve(d.Policy, now) {
+				return d, 0, nil
+			}
+			// A concurrent pick took its last room.
+			wait = min(wait, max(d.state.limitWait(d.Policy, now), time.Nanosecond))
+			room = without(room, d)
+			continue
 		}
-		// A concurrent pick took its last room.
-		wait = min(wait, max(d.state.limitWait(d.Policy, now), time.Nanosecond))
-		room = without(room, d)
+		err := req.Admission.AdmitTo(ctx, d)
+		var full *limits.DeploymentFull
+		if errors.As(err, &full) {
+			d.state.fullUntil(now.Add(full.RetryAfter))
+			wait = min(wait, max(full.RetryAfter, time.Nanosecond))
+			room = without(room, d)
+			continue
+		}
+		if err != nil {
+			return nil, failClient, err
+		}
+		d.state.started(now)
+		return d, 0, nil
 	}
 	if !usable {
-		return nil, g.brokenError()
+		return nil, failTransient, g.brokenError()
 	}
-	return nil, (&LimitError{Model: g.name, Wait: wait}).clientError()
+	return nil, failTransient, (&LimitError{Model: g.name, Wait: wait}).clientError()
 }
 
 // brokenError is the answer of a model name none of whose deployments

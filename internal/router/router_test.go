@@ -805,7 +805,7 @@ func BenchmarkPick(b *testing.B) {
 			now := time.Now()
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := r.pick(g, false, 0, now); err != nil {
+				if _, _, err := r.pick(context.Background(), g, &Request{}, 0, now); err != nil {
 					b.Fatal(err)
 				}
 			}

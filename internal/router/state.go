@@ -19,9 +19,12 @@ type state struct {
 	served    window // calls answered well, for Stats
 	failed    window // failures, for Stats: never reset by a cooldown
 	coolUntil time.Time
-	lastFail  time.Time
-	latency   ewma // whole answers
-	ttft      ewma // streams: time to first token
+	// full is when a deployment the shared counter found at its rpm or tpm
+	// has room again.
+	full     time.Time
+	lastFail time.Time
+	latency  ewma // whole answers
+	ttft     ewma // streams: time to first token
 }
 
 // limitWait is how long until the deployment has room under its rpm and
@@ -57,6 +60,30 @@ func (s *state) reserve(p Policy, now time.Time) bool {
 	}
 	s.requests.add(now, 1)
 	return true
+}
+
+// started counts a call the shared counter admitted, for Stats.
+func (s *state) started(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests.add(now, 1)
+}
+
+// fullUntil notes that the shared counter has no room on the deployment
+// until then.
+func (s *state) fullUntil(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.After(s.full) {
+		s.full = t
+	}
+}
+
+// fullWait is how long the deployment is still known to be full.
+func (s *state) fullWait(now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(s.full.Sub(now), 0)
 }
 
 func (s *state) cooling(now time.Time) bool {
