@@ -55,7 +55,9 @@ func newAccounting(st store.Store, global *limits.Scope, writeEvery time.Duratio
 			resetBudgets(ctx, st, log, time.Minute)
 		}()
 	}
-	a.limiter = limits.New(limits.Options{Spend: source, Global: global, Logger: log, Counter: counter})
+	// A shared counter counts the deployments' own limits too, so that they
+	// hold across the gateways sharing it.
+	a.limiter = limits.New(limits.Options{Spend: source, Global: global, Logger: log, Counter: counter, CountDeployments: counter != nil})
 	return a
 }
 

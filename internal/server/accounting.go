@@ -25,8 +25,12 @@ type Caller struct {
 const costHeader = "X-Litellm-Response-Cost"
 
 // admit checks the caller's limits and the gateway's budget before a
-// model request is routed. The lease it takes ends in settle.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, endUser string) error {
+// model request is routed. The lease it takes ends in settle. Where the
+// limiter counts deployments' limits too (gateways sharing Redis), route
+// gets the admission that counts each deployment the router picks, and a
+// request for a model with deployment limits is admitted with the first
+// one, in the same call to the counter.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, endUser string, route *router.Request) error {
 	rec := recordFrom(r.Context())
 	rec.endUser = endUser
 	if s.callerOf != nil {
@@ -34,6 +38,14 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, endUser string) e
 	}
 	if s.limiter == nil {
 		return nil
+	}
+	if s.limiter.CountsDeployments() {
+		rec.admission = admission{limiter: s.limiter, rec: rec, header: w.Header()}
+		route.Admission = &rec.admission
+		if s.deploymentsLimited(route.Model) {
+			rec.admission.pending = true
+			return nil
+		}
 	}
 	lease, err := s.limiter.Admit(r.Context(), rec.caller.Scopes, rec.model)
 	if err != nil {
@@ -160,4 +172,47 @@ func (t *streamTally) final() (u spend.Usage, estimated bool) {
 		return u, false
 	}
 	return spend.Usage{InputTokens: estimatedTokens(t.promptChars), OutputTokens: estimatedTokens(t.outputChars), ServiceTier: t.tier}, true
+}
+
+// deploymentsLimited says whether a deployment of model sets its own rpm
+// or tpm.
+func (s *Server) deploymentsLimited(model string) bool {
+	for _, d := range s.router.Deployments(model) {
+		if d.Policy.RPM > 0 || d.Policy.TPM > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// admission is a request's router.Admission: it counts each deployment
+// the router picks against the deployment's rpm and tpm in the limiter,
+// shared by the gateways. While pending, the request's own limits are
+// still to be taken: the first deployment's counts ride with them.
+type admission struct {
+	limiter *limits.Limiter
+	rec     *requestRecord
+	header  http.Header // the answer's, for the x-ratelimit-* headers
+	pending bool
+}
+
+// AdmitTo implements router.Admission.
+func (a *admission) AdmitTo(ctx context.Context, d *router.Deployment) error {
+	dep := limits.Deployment{ID: d.ID, RPM: int64(d.Policy.RPM), TPM: int64(d.Policy.TPM)}
+	rec := a.rec
+	if a.pending || rec.lease == nil {
+		scopes := rec.caller.Scopes
+		if !a.pending {
+			scopes = nil // taken already: there was nothing to take
+		}
+		lease, err := a.limiter.AdmitTo(ctx, scopes, rec.model, &dep)
+		if err != nil {
+			return err
+		}
+		a.pending = false
+		rec.lease = lease
+		lease.SetHeaders(a.header)
+		return nil
+	}
+	return rec.lease.TakeDeployment(ctx, &dep)
 }

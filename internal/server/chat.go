@@ -34,7 +34,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.admit(w, r, req.User); err != nil {
+	if err := s.admit(w, r, req.User, &route); err != nil {
 		return err
 	}
 	if err := s.fetchRemoteImages(r.Context(), &req); err != nil {
@@ -135,7 +135,7 @@ func (s *Server) routed(w http.ResponseWriter, r *http.Request, model, endUser s
 	if err != nil {
 		return nil, err
 	}
-	if err := s.admit(w, r, endUser); err != nil {
+	if err := s.admit(w, r, endUser, &route); err != nil {
 		return nil, err
 	}
 	route.Logger = loggerFrom(r.Context(), s.log).With("model", model)

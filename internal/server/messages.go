@@ -40,7 +40,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.admit(w, r, metadataUser(req.Metadata)); err != nil {
+	if err := s.admit(w, r, metadataUser(req.Metadata), &route); err != nil {
 		return err
 	}
 	fetched, err := s.fetchMessageSources(r.Context(), &req)

@@ -47,13 +47,13 @@ func (s *Server) passthrough(w http.ResponseWriter, r *http.Request) error {
 	stream := operation == "converse-stream" || operation == "invoke-with-response-stream"
 	rec := recordFrom(r.Context())
 	rec.model, rec.callType, rec.stream = name, "bedrock_passthrough", stream
-	if err := s.admit(w, r, ""); err != nil {
-		return err
-	}
 	log := loggerFrom(r.Context(), s.log).With("model", name, "operation", operation)
 	// The body is the client's to shape for one model: no fallback to
 	// another model name, which may take another body.
 	route := router.Request{Model: name, Stream: stream, Fallbacks: []string{}, Logger: log}
+	if err := s.admit(w, r, "", &route); err != nil {
+		return err
+	}
 	var resp *http.Response
 	call, tally, err := s.router.Do(r.Context(), route, func(ctx context.Context, c *router.Call) error {
 		d := c.Deployment

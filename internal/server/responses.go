@@ -61,7 +61,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 	}
 	route.Logger = log
 	chat := call.Chat
-	if err := s.admit(w, r, chat.User); err != nil {
+	if err := s.admit(w, r, chat.User, &route); err != nil {
 		return err
 	}
 	if err := s.fetchRemoteImages(r.Context(), chat); err != nil {

@@ -331,8 +331,9 @@ type requestRecord struct {
 	endUser    string
 	caller     Caller
 	lease      *limits.Lease
-	modelGroup string // the model name that served
-	modelID    string // the Bedrock model id called
+	admission  admission // counts the deployments the router picks, where the limiter does
+	modelGroup string    // the model name that served
+	modelID    string    // the Bedrock model id called
 	spend      spend.Usage
 	estimated  bool
 	cost       float64
