@@ -373,3 +373,66 @@ func TestInstancesRideOutRedisOutage(t *testing.T) {
 		t.Errorf("%d requests passed rpm_limit 2 over two gateways after Redis came back, want 2", passed)
 	}
 }
+
+// A deployment's own rpm holds across gateways: with rpm 10 on one and
+// requests spread over two gateways, ten reach it in the minute; the rest
+// go to the group's other deployment, or get 429 when it has none.
+func TestInstancesShareDeploymentRPM(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	cfg := routingConfig(endpoint, []deployment{
+		{"bedrock-claude", claudeModel, "claude-alone", "rpm: 10"},
+		// simple-shuffle weighs by rpm: east while it has room, then west.
+		{"bedrock-pair", claudeModel, "claude-east", "rpm: 3"},
+		{"bedrock-pair", claudeModel, "claude-west", ""},
+	}, redisSettings(testRedisURL(t, 4)))
+	a := startGateway(t, cfg, seedEnv...)
+	b := startGateway(t, cfg, seedEnv...)
+
+	awayFromMinuteEnd(30 * time.Second)
+	var mu sync.Mutex
+	passed, refused := map[string]int{}, map[string]int{}
+	var wg sync.WaitGroup
+	for i := range 30 {
+		g, name := a, "a"
+		if i%2 == 1 {
+			g, name = b, "b"
+		}
+		wg.Go(func() {
+			client := g.client()
+			_, err := client.Chat.Completions.New(ctxTimeout(t), hi("bedrock-claude"))
+			var apiErr *openai.Error
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				passed[name]++
+			case errors.As(err, &apiErr) && apiErr.StatusCode == 429 && apiErr.Code == "rate_limit_exceeded":
+				refused[name]++
+			default:
+				t.Errorf("request %d on %s: %v", i, name, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := count(callsTo(em), "claude-alone"); n != 10 {
+		t.Errorf("%d calls reached the deployment with rpm 10, want 10", n)
+	}
+	if passed["a"]+passed["b"] != 10 || refused["a"] == 0 || refused["b"] == 0 || refused["a"]+refused["b"] != 20 {
+		t.Errorf("passed %v and refused %v, want 10 and 20, refused on both gateways", passed, refused)
+	}
+
+	for i := range 12 {
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		client := g.client()
+		if _, err := client.Chat.Completions.New(ctxTimeout(t), hi("bedrock-pair")); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	calls := callsTo(em)
+	if east, west := count(calls, "claude-east"), count(calls, "claude-west"); east != 3 || west != 9 {
+		t.Errorf("east served %d and west %d, want 3 (its rpm over both gateways) and 9", east, west)
+	}
+}
