@@ -161,7 +161,7 @@ func (r *table) choose(ds []*Deployment, stream bool, now time.Time) *Deployment
 	case LeastBusy:
 		return r.lowest(ds, func(d *Deployment) float64 { return float64(d.state.inFlight.Load()) })
 	case LatencyBased:
-		return r.lowest(ds, func(d *Deployment) float64 { return d.state.latencyScore(stream) })
+		return r.lowest(ds, func(d *Deployment) float64 { return d.state.latencyScore(stream, now) })
 	case UsageBased:
 		capacity := usageCapacity(ds)
 		return r.lowest(ds, func(d *Deployment) float64 { return d.state.tokensUsed(now) / capacity(d) })

@@ -25,6 +25,7 @@ type state struct {
 	lastFail time.Time
 	latency  ewma // whole answers
 	ttft     ewma // streams: time to first token
+	shared   shared
 }
 
 // limitWait is how long until the deployment has room under its rpm and
@@ -143,6 +144,7 @@ func (s *state) used(now time.Time, tokens int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens.add(now, int64(tokens))
+	s.shared.pending.Tokens += int64(tokens)
 }
 
 // answered records a call that ended well.
@@ -159,25 +161,43 @@ func (s *state) observeLatency(d time.Duration, stream bool) {
 	defer s.mu.Unlock()
 	if stream {
 		s.ttft.observe(d)
+		s.shared.pending.TimeToFirstToken.add(d)
 	} else {
 		s.latency.observe(d)
+		s.shared.pending.Latency.add(d)
 	}
 }
 
-// latencyScore is the moving average the latency-based strategy compares;
-// a deployment never measured scores zero, so it gets tried.
-func (s *state) latencyScore(stream bool) float64 {
+func (s *Samples) add(d time.Duration) {
+	s.N++
+	s.Sum += d.Seconds()
+}
+
+// latencyScore is the moving average the latency-based strategy compares:
+// the gateways' shared one while fresh, else this gateway's own. A
+// deployment never measured scores zero, so it gets tried.
+func (s *state) latencyScore(stream bool, now time.Time) float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	own, shared := s.latency.value, s.shared.figures.Latency
 	if stream {
-		return s.ttft.value
+		own, shared = s.ttft.value, s.shared.figures.TimeToFirstToken
 	}
-	return s.latency.value
+	if shared > 0 && s.shared.until.After(now) {
+		return shared
+	}
+	return own
 }
 
+// tokensUsed is what usage-based routing compares: the tokens of the last
+// minute, used by every gateway while the shared figures are fresh (with
+// this gateway's not sent yet), else by this gateway.
 func (s *state) tokensUsed(now time.Time) float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.shared.until.After(now) {
+		return s.shared.figures.tokens(now) + float64(s.shared.pending.Tokens)
+	}
 	return float64(s.tokens.count(now))
 }
 
@@ -193,6 +213,16 @@ type Stats struct {
 	// Over the last minute: calls started, tokens used, calls answered
 	// well and calls failed by the deployment's doing (not the client's).
 	Requests, Tokens, Succeeded, Failed int64
+	// Shared is what every gateway sharing a Redis saw, as routing reads
+	// it; nil while no fresh figures came from Redis.
+	Shared *SharedStats
+}
+
+// SharedStats is a deployment's figures shared by the gateways.
+type SharedStats struct {
+	Tokens           int64         // over about the last minute
+	Latency          time.Duration // moving averages; zero until measured
+	TimeToFirstToken time.Duration
 }
 
 // Stats reports d's recent health.
@@ -210,5 +240,11 @@ func (r *Router) Stats(d *Deployment) Stats {
 	st.TimeToFirstToken = time.Duration(s.ttft.value * float64(time.Second))
 	st.Requests, st.Tokens = s.requests.count(now), s.tokens.count(now)
 	st.Succeeded, st.Failed = s.served.count(now), s.failed.count(now)
+	if s.shared.until.After(now) {
+		f := &s.shared.figures
+		st.Shared = &SharedStats{Tokens: int64(f.tokens(now)) + s.shared.pending.Tokens,
+			Latency:          time.Duration(f.Latency * float64(time.Second)),
+			TimeToFirstToken: time.Duration(f.TimeToFirstToken * float64(time.Second))}
+	}
 	return st
 }
