@@ -184,23 +184,31 @@ func TestKeyCacheEmptiedOnRejoin(t *testing.T) {
 	eventually(t, "the cache emptied after Redis answered again", func() bool { return local.has("all") })
 }
 
-// router records cooldowns and hands out the function that shares them.
-type router struct {
+// cooldownRouter records cooldowns and hands out the function that shares them.
+type cooldownRouter struct {
 	mu    sync.Mutex
 	until map[string]time.Time
 	share func(string, time.Time)
 }
 
-func newRouter() *router { return &router{until: map[string]time.Time{}} }
+func newRouter() *cooldownRouter { return &cooldownRouter{until: map[string]time.Time{}} }
 
-func (r *router) ShareCooldowns(f func(string, time.Time)) { r.mu.Lock(); r.share = f; r.mu.Unlock() }
-func (r *router) CoolDown(id string, until time.Time) bool {
+func (r *cooldownRouter) ShareCooldowns(f func(string, time.Time)) {
+	r.mu.Lock()
+	r.share = f
+	r.mu.Unlock()
+}
+func (r *cooldownRouter) CoolDown(id string, until time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.until[id] = until
 	return true
 }
-func (r *router) get(id string) time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.until[id] }
+func (r *cooldownRouter) get(id string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.until[id]
+}
 
 // A cooldown one gateway starts reaches the other by message, and a
 // gateway that starts later reads it from its key.
