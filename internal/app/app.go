@@ -194,6 +194,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	}
 	if shared != nil {
 		shared.ShareCooldowns(ctx, rt)
+		shared.ShareRouting(ctx, rt, 0)
 	}
 	counter, stopCounter := sharedCounter(shared, log)
 	acct := newAccounting(acc.store, gatewayBudget(cfg.Settings), cfg.Settings.SpendWriteInterval, m, log, counter)

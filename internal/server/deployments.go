@@ -33,6 +33,16 @@ type deploymentView struct {
 	ErrorRate *float64 `json:"error_rate,omitempty"` // failed / (succeeded + failed)
 	RPM       int      `json:"rpm,omitempty"`
 	TPM       int      `json:"tpm,omitempty"`
+	// What every gateway sharing a Redis saw, as routing reads it; absent
+	// without fresh figures from Redis.
+	Shared *sharedView `json:"shared,omitempty"`
+}
+
+// sharedView is a deployment's figures shared by the gateways.
+type sharedView struct {
+	Tokens             int64    `json:"tokens"`
+	LatencyMS          *float64 `json:"latency_ms,omitempty"`
+	TimeToFirstTokenMS *float64 `json:"time_to_first_token_ms,omitempty"`
 }
 
 // deployments serves GET /global/deployments (master key only): every
@@ -76,6 +86,9 @@ func (s *Server) deploymentView(d *router.Deployment) deploymentView {
 	}
 	v.InFlight, v.LatencyMS, v.TimeToFirstTokenMS = st.InFlight, ms(st.Latency), ms(st.TimeToFirstToken)
 	v.Requests, v.Tokens, v.Succeeded, v.Failed = st.Requests, st.Tokens, st.Succeeded, st.Failed
+	if sh := st.Shared; sh != nil {
+		v.Shared = &sharedView{Tokens: sh.Tokens, LatencyMS: ms(sh.Latency), TimeToFirstTokenMS: ms(sh.TimeToFirstToken)}
+	}
 	if n := st.Succeeded + st.Failed; n > 0 {
 		rate := float64(st.Failed) / float64(n)
 		v.ErrorRate = &rate
