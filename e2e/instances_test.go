@@ -436,3 +436,69 @@ func TestInstancesShareDeploymentRPM(t *testing.T) {
 		t.Errorf("east served %d and west %d, want 3 (its rpm over both gateways) and 9", east, west)
 	}
 }
+
+// Usage-based routing on one gateway steers away from the deployment the
+// other gateway loaded: the gateways share the tokens each deployment used
+// through Redis, and each reads them from its own copy.
+func TestInstancesShareUsageBasedRouting(t *testing.T) {
+	em, endpoint := bedrockEmulator(t)
+	cfg := routingConfig(endpoint, []deployment{
+		{"bedrock-claude", claudeModel, "claude-east", ""},
+		{"bedrock-claude", claudeModel, "claude-west", ""},
+	}, redisSettings(testRedisURL(t, 5))+"  routing_strategy: usage-based-routing\n")
+	a := startGateway(t, cfg, seedEnv...)
+	b := startGateway(t, cfg, seedEnv...)
+
+	// A 2,000-word prompt through a: about 2,000 tokens on one deployment.
+	long := openai.ChatCompletionNewParams{Model: "bedrock-claude",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(strings.Repeat("word ", 2000))}}
+	var resp *http.Response
+	client := a.client()
+	if _, err := client.Chat.Completions.New(ctxTimeout(t), long, option.WithResponseInto(&resp)); err != nil {
+		t.Fatal(err)
+	}
+	loaded := resp.Header.Get("X-Strata-Deployment")
+	waitFor(t, 10*time.Second, "b seeing a's tokens on "+loaded, func() bool {
+		var out struct {
+			Data []struct {
+				Deployment string `json:"deployment"`
+				Tokens     int64  `json:"tokens"`
+				Shared     *struct {
+					Tokens int64 `json:"tokens"`
+				} `json:"shared"`
+			} `json:"data"`
+		}
+		r, err := http.Get(b.URL + "/global/deployments")
+		if err != nil {
+			return false
+		}
+		defer r.Body.Close()
+		if err := json.NewDecoder(r.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range out.Data {
+			if d.Deployment == loaded {
+				if d.Tokens != 0 {
+					t.Fatalf("b counts %d tokens of its own on %s, which it never called", d.Tokens, loaded)
+				}
+				return d.Shared != nil && d.Shared.Tokens >= 2000
+			}
+		}
+		return false
+	})
+	before := len(em.Calls())
+	for i := range 5 {
+		client := b.client()
+		if _, err := client.Chat.Completions.New(ctxTimeout(t), hi("bedrock-claude"), option.WithResponseInto(&resp)); err != nil {
+			t.Fatalf("request %d on b: %v", i, err)
+		}
+		if d := resp.Header.Get("X-Strata-Deployment"); d == loaded {
+			t.Fatalf("request %d on b went to %s, which a loaded with 2,000 tokens", i, d)
+		}
+	}
+	// What reached Bedrock from b: all on the other deployment.
+	loadedModel := map[string]string{"bedrock-claude#1": "claude-east", "bedrock-claude#2": "claude-west"}[loaded]
+	if n := count(callsTo(em)[before:], loadedModel); n != 0 {
+		t.Errorf("%d of b's calls reached %s", n, loadedModel)
+	}
+}
