@@ -58,7 +58,7 @@ type Deployment struct {
 // Policy is how the router treats one deployment (litellm_params rpm, tpm,
 // weight, timeout, stream_timeout, num_retries). Zero values mean unset.
 type Policy struct {
-	RPM, TPM      int     // limits per minute, enforced locally
+	RPM, TPM      int     // limits per minute: this gateway's, or with Redis all gateways' together
 	Weight        float64 // relative share under simple-shuffle
 	Timeout       time.Duration
 	StreamTimeout time.Duration
