@@ -48,6 +48,11 @@ type instancesRun struct {
 // reached but are counted on every request.
 const limitedKey = `{"key_alias":"bench","rpm_limit":1000000000,"tpm_limit":1000000000000,"max_parallel_requests":100000}`
 
+// limitedDeployment gives each deployment an rpm and a tpm that are never
+// reached but are counted on every request: by the router in memory, in
+// Redis with the key's counts where a gateway has one.
+const limitedDeployment = "      rpm: 1000000000\n      tpm: 1000000000000\n"
+
 // runInstances starts a Redis server and four gateways with keys: one
 // counting limits in memory, one in Redis, and two sharing a Redis
 // database and a SQLite file, as instances behind a load balancer. Each
@@ -84,7 +89,7 @@ func runInstances(ctx context.Context, o options, root, tmp, bin, wrkBin string,
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		cfg := strataConfig(upURL)
+		cfg := strataConfigWith(upURL, limitedDeployment)
 		if g.db != "" {
 			cfg += "general_settings:\n  database_url: sqlite://" + g.db + "\n"
 		}
@@ -204,7 +209,7 @@ func runInstances(ctx context.Context, o options, root, tmp, bin, wrkBin string,
 	}
 	res.RedisThroughputRatio, res.RedisCPURatio = median(rt), median(rc)
 	res.PairThroughputRatio, res.PairCPURatio = median(pt), median(pc)
-	fmt.Printf("\nlimits in Redis and two gateways, %d rounds of %s at %d connections with a key setting rpm, tpm and parallel limits (medians of the per-round ratios):\n", o.rounds, o.duration, conns)
+	fmt.Printf("\nlimits in Redis and two gateways, %d rounds of %s at %d connections with a key setting rpm, tpm and parallel limits and deployments setting rpm and tpm (medians of the per-round ratios):\n", o.rounds, o.duration, conns)
 	fmt.Printf("  throughput, one gateway, limits in Redis / in memory: %.3f (%+.1f%%)\n", res.RedisThroughputRatio, (res.RedisThroughputRatio-1)*100)
 	fmt.Printf("  gateway CPU per request, limits in Redis / in memory: %.3f (%+.1f%%)\n", res.RedisCPURatio, (res.RedisCPURatio-1)*100)
 	fmt.Printf("  throughput, two gateways on one Redis / one gateway: %.3f (%+.1f%%)\n", res.PairThroughputRatio, (res.PairThroughputRatio-1)*100)

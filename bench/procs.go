@@ -110,7 +110,11 @@ func buildStrata(root, dir string) (string, error) {
 // strataConfig is a LiteLLM-format config with one model per upstream
 // behaviour. The credentials are AWS's documented example pair: Strata
 // signs every call with them; the upstream does not check.
-func strataConfig(upstreamURL string) string {
+func strataConfig(upstreamURL string) string { return strataConfigWith(upstreamURL, "") }
+
+// strataConfigWith is strataConfig with more litellm_params lines (each
+// indented and ending in a newline) on every deployment.
+func strataConfigWith(upstreamURL, params string) string {
 	var b strings.Builder
 	b.WriteString("model_list:\n")
 	for _, id := range []string{modelFast, modelPaced, modelSlow} {
@@ -123,6 +127,7 @@ func strataConfig(upstreamURL string) string {
       aws_region_name: us-east-1
       aws_bedrock_runtime_endpoint: %s
 `, id, id, upstreamURL)
+		b.WriteString(params)
 	}
 	return b.String()
 }
