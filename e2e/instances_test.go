@@ -101,6 +101,29 @@ func awayFromMinuteEnd(within time.Duration) {
 	}
 }
 
+// hasSharedFigures says whether GET /global/deployments shows figures
+// shared through Redis for bedrock-claude's deployment.
+func hasSharedFigures(t *testing.T, g *keyGateway) bool {
+	t.Helper()
+	var out struct {
+		Data []struct {
+			Deployment string          `json:"deployment"`
+			Shared     json.RawMessage `json:"shared"`
+		} `json:"data"`
+	}
+	status, raw := g.call("GET", "/global/deployments", "Authorization", testMasterKey, "", &out)
+	if status != http.StatusOK {
+		t.Fatalf("GET /global/deployments: %d %s", status, raw)
+	}
+	for _, d := range out.Data {
+		if d.Deployment == "bedrock-claude#1" {
+			return len(d.Shared) > 0
+		}
+	}
+	t.Fatalf("no bedrock-claude#1 in %s", raw)
+	return false
+}
+
 // With rpm_limit 10 and requests spread over two gateways, ten pass in
 // the minute and the rest get 429, whichever gateway they reach.
 func TestInstancesShareRateLimits(t *testing.T) {
@@ -334,6 +357,7 @@ func TestInstancesRideOutRedisOutage(t *testing.T) {
 			return redisHealth(t, g) == "unreachable"
 		})
 		g.mustChatAs(k.Key, "bedrock-claude")
+		waitFor(t, 10*time.Second, "routing on the gateway's own figures", func() bool { return !hasSharedFigures(t, g) })
 		if v := scrape(t, g.gateway).value(t, "strata_redis_up"); v != 0 {
 			t.Errorf("strata_redis_up = %v during the outage", v)
 		}
@@ -353,6 +377,7 @@ func TestInstancesRideOutRedisOutage(t *testing.T) {
 		if v := scrape(t, g.gateway).value(t, "strata_redis_up"); v != 1 {
 			t.Errorf("strata_redis_up = %v after the outage", v)
 		}
+		waitFor(t, 10*time.Second, "routing on the shared figures again", func() bool { return hasSharedFigures(t, g) })
 		waitForLog(t, g.gateway, "Redis answers again")
 	}
 	// Shared again: rpm_limit 2 over both gateways lets 2 through.
