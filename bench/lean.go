@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 )
@@ -31,21 +33,27 @@ type leanRun struct {
 	CPU1k float64 `json:"cpu_seconds_per_1000"`
 }
 
-// leanSummary is one target over the run. Ratios are against the bare
-// net/http proxy: medians of the per-round ratios for the closed loop.
+// leanSummary is one target over the run: closed-loop medians, and their
+// ratios to the bare net/http proxy's and to Strata's.
 type leanSummary struct {
 	Name        string       `json:"target"`
 	What        string       `json:"what"`
 	RPS32       float64      `json:"rps_32"`
 	RPS128      float64      `json:"rps_128"`
-	Ratio32     float64      `json:"rps_32_over_nethttp_proxy"`
-	Ratio128    float64      `json:"rps_128_over_nethttp_proxy"`
 	CPU1k       float64      `json:"cpu_seconds_per_1000_at_32"`
-	CPURatio    float64      `json:"cpu_per_request_over_nethttp_proxy"`
+	VsNetHTTP   leanRatios   `json:"over_nethttp_proxy"`
+	VsStrata    leanRatios   `json:"over_strata"`
 	CPU1kAtRate float64      `json:"cpu_seconds_per_1000_at_rate"`
 	Latency     latencyStats `json:"latency_at_rate"`
 	Stream      streamStats  `json:"stream"`
 	Paced       streamStats  `json:"paced_stream"`
+}
+
+// leanRatios are a target's closed-loop figures over another's.
+type leanRatios struct {
+	RPS32  float64 `json:"rps_32"`
+	RPS128 float64 `json:"rps_128"`
+	CPU    float64 `json:"cpu_per_request_32"`
 }
 
 // leanTarget is something the -lean run loads: a process and how to call it.
@@ -93,12 +101,28 @@ func runLean(ctx context.Context, o options, root, tmp, bin, wrkBin string, up *
 		defer proc.stop()
 		targets = append(targets, leanTarget{name: p.name, what: p.what, pid: proc.pid(), base: "http://" + addr})
 	}
-	st, err := startStrata(bin, tmp, upURL, o.strataArgs, o.strataEnv)
-	if err != nil {
-		return err
+	fastBin := filepath.Join(tmp, "strata-fastclient")
+	logf("building strata with fasthttp's client (./bench/fastclient)")
+	build := exec.Command("go", "build", "-o", fastBin, "./bench/fastclient")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./bench/fastclient: %w\n%s", err, out)
 	}
-	defer st.stop()
-	targets = append(targets, leanTarget{name: "strata", what: "Strata", pid: st.pid(), base: st.url, strata: true})
+	for _, s := range []struct{ bin, name, what string }{
+		{bin, "strata", "Strata (the strata binary)"},
+		{fastBin, "strata+fastclient", "Strata with its calls to the upstream on fasthttp's client"},
+	} {
+		dir := filepath.Join(tmp, s.name+"-run")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		st, err := startStrata(s.bin, dir, upURL, o.strataArgs, o.strataEnv)
+		if err != nil {
+			return err
+		}
+		defer st.stop()
+		targets = append(targets, leanTarget{name: s.name, what: s.what, pid: st.pid(), base: st.url, strata: true})
+	}
 
 	b, err := writeBodies(tmp)
 	if err != nil {
@@ -209,7 +233,8 @@ func runLean(ctx context.Context, o options, root, tmp, bin, wrkBin string, up *
 }
 
 // summarizeLean fills the closed-loop medians and the ratios against the
-// net/http proxy, taken round by round so both saw the same machine.
+// net/http proxy and against Strata, taken round by round so both sides of
+// a ratio saw the same machine.
 func summarizeLean(runs []leanRun, sums []leanSummary) {
 	find := func(round, conns int, name string) (leanRun, bool) {
 		for _, r := range runs {
@@ -219,26 +244,40 @@ func summarizeLean(runs []leanRun, sums []leanSummary) {
 		}
 		return leanRun{}, false
 	}
-	for i := range sums {
-		s := &sums[i]
-		var rps32, rps128, r32, r128, cpu, cpuRatio []float64
+	// against is the medians of name's per-round ratios to ref.
+	against := func(name, ref string) leanRatios {
+		var r32, r128, cpu []float64
 		for _, r := range runs {
-			if r.Name != s.Name {
+			if r.Name != name {
 				continue
 			}
-			ref, ok := find(r.Round, r.Conns, "nethttp")
+			other, ok := find(r.Round, r.Conns, ref)
 			if !ok {
 				continue
 			}
 			if r.Conns == 32 {
-				rps32, r32 = append(rps32, r.RPS), append(r32, r.RPS/ref.RPS)
-				cpu, cpuRatio = append(cpu, r.CPU1k), append(cpuRatio, r.CPU1k/ref.CPU1k)
+				r32, cpu = append(r32, r.RPS/other.RPS), append(cpu, r.CPU1k/other.CPU1k)
 			} else {
-				rps128, r128 = append(rps128, r.RPS), append(r128, r.RPS/ref.RPS)
+				r128 = append(r128, r.RPS/other.RPS)
 			}
 		}
-		s.RPS32, s.RPS128, s.Ratio32, s.Ratio128 = median(rps32), median(rps128), median(r32), median(r128)
-		s.CPU1k, s.CPURatio = median(cpu), median(cpuRatio)
+		return leanRatios{RPS32: median(r32), RPS128: median(r128), CPU: median(cpu)}
+	}
+	for i := range sums {
+		s := &sums[i]
+		var rps32, rps128, cpu []float64
+		for _, r := range runs {
+			if r.Name != s.Name {
+				continue
+			}
+			if r.Conns == 32 {
+				rps32, cpu = append(rps32, r.RPS), append(cpu, r.CPU1k)
+			} else {
+				rps128 = append(rps128, r.RPS)
+			}
+		}
+		s.RPS32, s.RPS128, s.CPU1k = median(rps32), median(rps128), median(cpu)
+		s.VsNetHTTP, s.VsStrata = against(s.Name, "nethttp"), against(s.Name, "strata")
 	}
 }
 
@@ -249,10 +288,22 @@ func printLean(r *leanResults) {
 	fmt.Fprintf(tw, "target\treq/s at 32\tvs nethttp\treq/s at 128\tvs nethttp\tCPU s/1k\tvs nethttp\tCPU s/1k at %.0f/s\tp50 at %.0f/s (us)\tstream TTFB p50\tTTLB p50\tpaced reads >1 event\t\n", r.RateRPS, r.RateRPS)
 	for _, s := range r.Targets {
 		fmt.Fprintf(tw, "%s\t%s\t%.2fx\t%s\t%.2fx\t%.3f\t%.2fx\t%.3f\t%.0f\t%.0f\t%.0f\t%d\t\n",
-			s.Name, num(s.RPS32), s.Ratio32, num(s.RPS128), s.Ratio128, s.CPU1k, s.CPURatio, s.CPU1kAtRate,
+			s.Name, num(s.RPS32), s.VsNetHTTP.RPS32, num(s.RPS128), s.VsNetHTTP.RPS128, s.CPU1k, s.VsNetHTTP.CPU, s.CPU1kAtRate,
 			s.Latency.P50US, s.Stream.TTFBP50, s.Stream.TTLBP50, s.Paced.BatchedReads)
 	}
 	tw.Flush()
+	var strata leanSummary
+	for _, s := range r.Targets {
+		if s.Name == "strata" {
+			strata = s
+		}
+	}
+	for _, s := range r.Targets {
+		if s.Name == "strata+fastclient" {
+			fmt.Printf("\n%s over strata: req/s at 32 %.2fx, at 128 %.2fx; CPU per request %.2fx; p50 at the fixed rate %+.0f us; stream TTFB p50 %+.0f us\n",
+				s.Name, s.VsStrata.RPS32, s.VsStrata.RPS128, s.VsStrata.CPU, s.Latency.P50US-strata.Latency.P50US, s.Stream.TTFBP50-strata.Stream.TTFBP50)
+		}
+	}
 	fmt.Println()
 	for _, s := range r.Targets {
 		fmt.Printf("  %-18s %s\n", s.Name, s.What)

@@ -402,7 +402,7 @@ func waitIdle(gw stoppable, d time.Duration) {
 // deployment, which answers with its problems, so that the others serve;
 // only a config where none can be built stops the gateway.
 func buildDeployments(ctx context.Context, cfg *config.Config, log *slog.Logger) ([]*router.Deployment, error) {
-	httpClient := &http.Client{Transport: bedrock.NewTransport()}
+	httpClient := &http.Client{Transport: bedrockTransport(ctx)}
 	var errs []error
 	var out []*router.Deployment
 	seen := make(map[string]int)
