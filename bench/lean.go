@@ -22,6 +22,7 @@ type leanResults struct {
 	RateRPS   float64       `json:"open_loop_rate_rps"`
 	Machine   machine       `json:"machine"`
 	Runs      []leanRun     `json:"closed_loop_runs"`
+	OpenRuns  []leanOpenRun `json:"open_loop_and_stream_runs"`
 	Targets   []leanSummary `json:"targets"`
 }
 
@@ -36,24 +37,42 @@ type leanRun struct {
 // leanSummary is one target over the run: closed-loop medians, and their
 // ratios to the bare net/http proxy's and to Strata's.
 type leanSummary struct {
-	Name        string       `json:"target"`
-	What        string       `json:"what"`
-	RPS32       float64      `json:"rps_32"`
-	RPS128      float64      `json:"rps_128"`
-	CPU1k       float64      `json:"cpu_seconds_per_1000_at_32"`
-	VsNetHTTP   leanRatios   `json:"over_nethttp_proxy"`
-	VsStrata    leanRatios   `json:"over_strata"`
-	CPU1kAtRate float64      `json:"cpu_seconds_per_1000_at_rate"`
-	Latency     latencyStats `json:"latency_at_rate"`
-	Stream      streamStats  `json:"stream"`
-	Paced       streamStats  `json:"paced_stream"`
+	Name      string     `json:"target"`
+	What      string     `json:"what"`
+	RPS32     float64    `json:"rps_32"`
+	RPS128    float64    `json:"rps_128"`
+	CPU1k     float64    `json:"cpu_seconds_per_1000_at_32"`
+	VsNetHTTP leanRatios `json:"over_nethttp_proxy"`
+	VsStrata  leanRatios `json:"over_strata"`
+	// Medians over the rounds at the fixed rate and of the streams.
+	CPU1kAtRate float64 `json:"cpu_seconds_per_1000_at_rate"`
+	P50US       float64 `json:"p50_us_at_rate"`
+	TTFBP50US   float64 `json:"stream_ttfb_p50_us"`
+	TTLBP50US   float64 `json:"stream_ttlb_p50_us"`
+	// Reads that brought more than one paced event (each flushed: 0).
+	PacedBatchedReads int `json:"paced_batched_reads"`
+}
+
+// leanOpenRun is one target's open loop at the fixed rate and its
+// sequential streams, in one round.
+type leanOpenRun struct {
+	Round       int     `json:"round"`
+	Name        string  `json:"target"`
+	P50US       float64 `json:"p50_us"`
+	P99US       float64 `json:"p99_us"`
+	CPU1kAtRate float64 `json:"cpu_seconds_per_1000"`
+	TTFBP50US   float64 `json:"stream_ttfb_p50_us"`
+	TTLBP50US   float64 `json:"stream_ttlb_p50_us"`
 }
 
 // leanRatios are a target's closed-loop figures over another's.
 type leanRatios struct {
-	RPS32  float64 `json:"rps_32"`
-	RPS128 float64 `json:"rps_128"`
-	CPU    float64 `json:"cpu_per_request_32"`
+	RPS32     float64 `json:"rps_32"`
+	RPS128    float64 `json:"rps_128"`
+	CPU       float64 `json:"cpu_per_request_32"`
+	CPUAtRate float64 `json:"cpu_per_request_at_rate"`
+	P50       float64 `json:"p50_at_rate"`
+	TTFB      float64 `json:"stream_ttfb_p50"`
 }
 
 // leanTarget is something the -lean run loads: a process and how to call it.
@@ -182,46 +201,63 @@ func runLean(ctx context.Context, o options, root, tmp, bin, wrkBin string, up *
 		}
 	}
 
-	sums := make([]leanSummary, len(targets))
+	// Latency at a fixed rate and stream timings, also round by round in a
+	// rotating order: the machine's other tenants come and go.
 	ol := newOpenLoop()
 	defer ol.client.CloseIdleConnections()
 	sc := newStreamClient(4)
 	defer sc.close()
-	for i, t := range targets {
-		s := &sums[i]
-		s.Name, s.What = t.name, t.what
-		url, body, _ := t.url(b, modelFast, false)
-		logf("open loop at %.0f req/s for %s, %s", o.rate, o.latencyFor, t.name)
-		c0, err := cpuSeconds(t.pid)
-		if err != nil {
-			return err
-		}
-		if s.Latency, err = ol.run(ctx, url, body, o.rate, o.latencyFor); err != nil {
-			return err
-		}
-		c1, err := cpuSeconds(t.pid)
-		if err != nil {
-			return err
-		}
-		s.CPU1kAtRate = (c1 - c0) / float64(max(1, s.Latency.Requests)) * 1000
-
-		url, body, _ = t.url(b, modelFast, true)
+	for _, t := range targets {
+		url, body, _ := t.url(b, modelFast, true)
 		if _, err := sc.sequential(ctx, url, body, 5, t.strata); err != nil {
 			return err
 		}
-		if s.Stream, err = sc.sequential(ctx, url, body, o.streams, t.strata); err != nil {
-			return err
+	}
+	paced := map[string]int{}
+	for round := 1; round <= o.rounds; round++ {
+		for i := range targets {
+			t := targets[(i+round-1)%len(targets)]
+			r := leanOpenRun{Round: round, Name: t.name}
+			url, body, _ := t.url(b, modelFast, false)
+			c0, err := cpuSeconds(t.pid)
+			if err != nil {
+				return err
+			}
+			l, err := ol.run(ctx, url, body, o.rate, o.latencyFor)
+			if err != nil {
+				return err
+			}
+			c1, err := cpuSeconds(t.pid)
+			if err != nil {
+				return err
+			}
+			r.P50US, r.P99US, r.CPU1kAtRate = l.P50US, l.P99US, (c1-c0)/float64(max(1, l.Requests))*1000
+			url, body, _ = t.url(b, modelFast, true)
+			st, err := sc.sequential(ctx, url, body, o.streams, t.strata)
+			if err != nil {
+				return err
+			}
+			r.TTFBP50US, r.TTLBP50US = st.TTFBP50, st.TTLBP50
+			if round == 1 {
+				url, body, _ = t.url(b, modelPaced, true)
+				p, err := sc.sequential(ctx, url, body, o.pacedStreams, t.strata)
+				if err != nil {
+					return err
+				}
+				paced[t.name] = p.BatchedReads
+			}
+			res.OpenRuns = append(res.OpenRuns, r)
+			logf("round %d, %-18s: p50 %.0f us at %.0f req/s, %.3f CPU s per 1,000 requests; stream TTFB p50 %.0f us, TTLB p50 %.0f us",
+				round, t.name, r.P50US, o.rate, r.CPU1kAtRate, r.TTFBP50US, r.TTLBP50US)
 		}
-		url, body, _ = t.url(b, modelPaced, true)
-		if s.Paced, err = sc.sequential(ctx, url, body, o.pacedStreams, t.strata); err != nil {
-			return err
-		}
-		logf("%s: p50 %.0f us at the fixed rate, stream TTFB p50 %.0f us, paced reads holding >1 event: %d",
-			t.name, s.Latency.P50US, s.Stream.TTFBP50, s.Paced.BatchedReads)
+	}
+	sums := make([]leanSummary, len(targets))
+	for i, t := range targets {
+		sums[i] = leanSummary{Name: t.name, What: t.what, PacedBatchedReads: paced[t.name]}
 	}
 	busy1, total1 := machineCPU()
 	res.Machine = machineInfo(busy1-busy0, total1-total0, ours()-ours0+wrkCPU)
-	summarizeLean(res.Runs, sums)
+	summarizeLean(res.Runs, res.OpenRuns, sums)
 	res.Targets = sums
 	printLean(&res)
 	path, err := saveJSON(outDir(root, o.out), res.Start.Format("20060102-150405")+"-lean", &res)
@@ -235,7 +271,7 @@ func runLean(ctx context.Context, o options, root, tmp, bin, wrkBin string, up *
 // summarizeLean fills the closed-loop medians and the ratios against the
 // net/http proxy and against Strata, taken round by round so both sides of
 // a ratio saw the same machine.
-func summarizeLean(runs []leanRun, sums []leanSummary) {
+func summarizeLean(runs []leanRun, open []leanOpenRun, sums []leanSummary) {
 	find := func(round, conns int, name string) (leanRun, bool) {
 		for _, r := range runs {
 			if r.Round == round && r.Conns == conns && r.Name == name {
@@ -261,7 +297,21 @@ func summarizeLean(runs []leanRun, sums []leanSummary) {
 				r128 = append(r128, r.RPS/other.RPS)
 			}
 		}
-		return leanRatios{RPS32: median(r32), RPS128: median(r128), CPU: median(cpu)}
+		var cpuRate, p50, ttfb []float64
+		for _, r := range open {
+			if r.Name != name {
+				continue
+			}
+			for _, other := range open {
+				if other.Round == r.Round && other.Name == ref {
+					cpuRate = append(cpuRate, r.CPU1kAtRate/other.CPU1kAtRate)
+					p50 = append(p50, r.P50US/other.P50US)
+					ttfb = append(ttfb, r.TTFBP50US/other.TTFBP50US)
+				}
+			}
+		}
+		return leanRatios{RPS32: median(r32), RPS128: median(r128), CPU: median(cpu),
+			CPUAtRate: median(cpuRate), P50: median(p50), TTFB: median(ttfb)}
 	}
 	for i := range sums {
 		s := &sums[i]
@@ -277,31 +327,35 @@ func summarizeLean(runs []leanRun, sums []leanSummary) {
 			}
 		}
 		s.RPS32, s.RPS128, s.CPU1k = median(rps32), median(rps128), median(cpu)
+		var cpuRate, p50, ttfb, ttlb []float64
+		for _, r := range open {
+			if r.Name == s.Name {
+				cpuRate, p50 = append(cpuRate, r.CPU1kAtRate), append(p50, r.P50US)
+				ttfb, ttlb = append(ttfb, r.TTFBP50US), append(ttlb, r.TTLBP50US)
+			}
+		}
+		s.CPU1kAtRate, s.P50US, s.TTFBP50US, s.TTLBP50US = median(cpuRate), median(p50), median(ttfb), median(ttlb)
 		s.VsNetHTTP, s.VsStrata = against(s.Name, "nethttp"), against(s.Name, "strata")
 	}
 }
 
 func printLean(r *leanResults) {
-	fmt.Printf("\nHTTP stacks, %s, commit %s, %s; %d rounds of %s; machine busy %.2f cores on average, %.2f of them by other processes; load average at the end %s\n\n",
-		r.Start.Format(time.RFC3339), r.Commit, r.GoVersion, r.Rounds, time.Duration(r.DurationS*float64(time.Second)), r.Machine.BusyCores, r.Machine.OthersCores, r.Machine.LoadAvg)
+	fmt.Printf("\nHTTP stacks, %s, commit %s, %s; %d rounds; machine busy %.2f cores on average, %.2f of them by other processes; load average at the end %s\n",
+		r.Start.Format(time.RFC3339), r.Commit, r.GoVersion, r.Rounds, r.Machine.BusyCores, r.Machine.OthersCores, r.Machine.LoadAvg)
+	fmt.Printf("medians over the rounds; ratios are medians of the per-round ratios\n\n")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "target\treq/s at 32\tvs nethttp\treq/s at 128\tvs nethttp\tCPU s/1k\tvs nethttp\tCPU s/1k at %.0f/s\tp50 at %.0f/s (us)\tstream TTFB p50\tTTLB p50\tpaced reads >1 event\t\n", r.RateRPS, r.RateRPS)
 	for _, s := range r.Targets {
 		fmt.Fprintf(tw, "%s\t%s\t%.2fx\t%s\t%.2fx\t%.3f\t%.2fx\t%.3f\t%.0f\t%.0f\t%.0f\t%d\t\n",
 			s.Name, num(s.RPS32), s.VsNetHTTP.RPS32, num(s.RPS128), s.VsNetHTTP.RPS128, s.CPU1k, s.VsNetHTTP.CPU, s.CPU1kAtRate,
-			s.Latency.P50US, s.Stream.TTFBP50, s.Stream.TTLBP50, s.Paced.BatchedReads)
+			s.P50US, s.TTFBP50US, s.TTLBP50US, s.PacedBatchedReads)
 	}
 	tw.Flush()
-	var strata leanSummary
-	for _, s := range r.Targets {
-		if s.Name == "strata" {
-			strata = s
-		}
-	}
 	for _, s := range r.Targets {
 		if s.Name == "strata+fastclient" {
-			fmt.Printf("\n%s over strata: req/s at 32 %.2fx, at 128 %.2fx; CPU per request %.2fx; p50 at the fixed rate %+.0f us; stream TTFB p50 %+.0f us\n",
-				s.Name, s.VsStrata.RPS32, s.VsStrata.RPS128, s.VsStrata.CPU, s.Latency.P50US-strata.Latency.P50US, s.Stream.TTFBP50-strata.Stream.TTFBP50)
+			v := s.VsStrata
+			fmt.Printf("\n%s over strata: req/s at 32 %.2fx, at 128 %.2fx; CPU per request %.2fx, at the fixed rate %.2fx; p50 at the fixed rate %.2fx; stream TTFB p50 %.2fx\n",
+				s.Name, v.RPS32, v.RPS128, v.CPU, v.CPUAtRate, v.P50, v.TTFB)
 		}
 	}
 	fmt.Println()
