@@ -107,3 +107,44 @@ func TestDeploymentTPMFollowsTheRequest(t *testing.T) {
 	}
 	lease.End(ctx, 0, 0)
 }
+
+// A deployment's max_parallel_requests holds across two gateways: a slot
+// held through one is refused through the other until the request ends;
+// a request sent on to another deployment gives back the first one's.
+func TestDeploymentParallelAcrossGateways(t *testing.T) {
+	ctx := context.Background()
+	c := redisClient(t)
+	prefix := fmt.Sprintf("strata-test:%s:%d:", t.Name(), time.Now().UnixNano())
+	clk := newClock()
+	a := New(Options{Counter: NewRedis(c, prefix, 2*time.Second), Now: clk.now, CountDeployments: true})
+	b := New(Options{Counter: NewRedis(c, prefix, 2*time.Second), Now: clk.now, CountDeployments: true})
+	first := &Deployment{ID: "m#0", MaxParallel: 1}
+	second := &Deployment{ID: "m#1", MaxParallel: 1}
+	lease, err := a.AdmitTo(ctx, nil, "m", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var df *DeploymentFull
+	if _, err := b.AdmitTo(ctx, nil, "m", first); !errors.As(err, &df) || df.Limit != "max_parallel_requests" || df.RetryAfter != time.Second {
+		t.Fatalf("the other gateway took the deployment's only slot too: %v", err)
+	}
+	if err := lease.TakeDeployment(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	held, err := b.AdmitTo(ctx, nil, "m", first)
+	if err != nil {
+		t.Fatalf("the first deployment's slot was not given back when the request went on: %v", err)
+	}
+	if _, err := b.AdmitTo(ctx, nil, "m", second); !errors.As(err, &df) {
+		t.Fatalf("the second deployment's slot taken twice: %v", err)
+	}
+	lease.End(ctx, 0, 0)
+	held.End(ctx, 0, 0)
+	for _, d := range []*Deployment{first, second} {
+		lease, err := b.AdmitTo(ctx, nil, "m", d)
+		if err != nil {
+			t.Fatalf("%s after the requests ended: %v", d.ID, err)
+		}
+		lease.End(ctx, 0, 0)
+	}
+}

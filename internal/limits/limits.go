@@ -420,10 +420,11 @@ type Lease struct {
 	budgetLimits []budgetLimit
 	// deployment is the tpm counter of the deployment the request was
 	// last sent to, where deployments' limits are counted here.
-	deployment *Key
-	by         Counter // the counter that took the counts; nil: none taken
-	headers    rateHeaders
-	ended      bool
+	deployment     *Key
+	deploymentSlot *Key    // its parallel counter, to give back
+	by             Counter // the counter that took the counts; nil: none taken
+	headers        rateHeaders
+	ended          bool
 
 	// Room for the usual key, team, user and gateway without allocating.
 	parallelBuf, tpmBuf [4]Key
@@ -465,6 +466,9 @@ func (le *Lease) End(ctx context.Context, tokens int64, cost float64) {
 	steps := stepBuf[:0]
 	for _, key := range le.parallel {
 		steps = append(steps, Step{Key: key, N: -1})
+	}
+	if le.deploymentSlot != nil {
+		steps = append(steps, Step{Key: *le.deploymentSlot, N: -1})
 	}
 	if tokens > 0 {
 		for _, key := range le.tpm {
