@@ -136,6 +136,9 @@ func (r *table) tryGroup(ctx context.Context, g *group, req *Request, try Attemp
 			wait := r.backoff(backoffs)
 			backoffs++
 			if err := r.sleep(ctx, wait); err != nil {
+				if req.Admission == nil {
+					d.state.releaseSlot(d.Policy)
+				}
 				return nil, failCanceled, err
 			}
 		}
@@ -227,6 +230,7 @@ type Call struct {
 	gotFirstToken                         bool
 	ttft                                  time.Duration
 	done                                  bool
+	slot                                  bool // holds one of the deployment's max_parallel_requests
 }
 
 // start opens an attempt on d: in flight, with its timeouts running, and
@@ -237,7 +241,8 @@ func (r *table) start(parent context.Context, d *Deployment, g *group, req *Requ
 		parent, span = r.startSpan(parent, d, g, req, attempt)
 	}
 	ctx, cancel := context.WithCancelCause(parent)
-	c := &Call{Deployment: d, Model: g.name, router: r, log: log, ctx: ctx, cancel: cancel, stream: req.Stream, start: r.now(), span: span}
+	c := &Call{Deployment: d, Model: g.name, router: r, log: log, ctx: ctx, cancel: cancel, stream: req.Stream, start: r.now(), span: span,
+		slot: req.Admission == nil && d.Policy.MaxParallel > 0}
 	limit, source, fromRequest := r.callTimeout(d, req)
 	c.callTimer = c.expireAfter(&TimeoutError{Kind: TimeoutCall, Limit: limit, Source: source, FromRequest: fromRequest})
 	if req.Stream {
@@ -352,6 +357,9 @@ func (c *Call) end(usage Usage, err error) {
 	c.cancel(context.Canceled)
 	r, d := c.router, c.Deployment
 	d.state.inFlight.Add(-1)
+	if c.slot {
+		d.state.releaseSlot(d.Policy)
+	}
 	d.metrics.Ended()
 	now := r.now()
 	d.state.used(now, usage.InputTokens+usage.OutputTokens)

@@ -208,7 +208,7 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("every deployment of model %s is at its rpm/tpm limit; retry in %s s", e.Model, RetryAfterSeconds(e.Wait))
+	return fmt.Sprintf("every deployment of model %s is at its rpm, tpm or max_parallel_requests limit; retry in %s s", e.Model, RetryAfterSeconds(e.Wait))
 }
 
 // RetryAfter is when to try again; the server sends it as Retry-After.

@@ -29,17 +29,19 @@ func (t *tried) add(i int) {
 const stackCandidates = 16
 
 // pick chooses the deployment of g for the next attempt and counts it
-// against its rpm. Deployments at their rpm/tpm limit are skipped, and an
-// error says when to come back if all are. Among the rest, those cooling
-// down are skipped (unless all are: then the least recently failed is
-// tried), those this request already tried are avoided where possible,
-// and the strategy picks.
+// against its rpm and max_parallel_requests (a slot the call gives back
+// when it ends). Deployments at their rpm, tpm or parallel limit are
+// skipped, and an error says when to come back if all are. Among the
+// rest, those cooling down are skipped (unless all are: then the least
+// recently failed is tried), those this request already tried are
+// avoided where possible, and the strategy picks.
 //
 // With an admission (gateways sharing the deployments' limits), the
-// deployments' rpm and tpm are counted by it, not here: a deployment is
-// skipped while it is known to be full, and one the admission finds full
-// is known so until its window ends, and another is picked. An error of
-// the admission's own (the request's limits) ends the request.
+// deployments' limits are counted by it, not here: a deployment is
+// skipped while it is known to be full, and one the admission finds at
+// its rpm or tpm is known so until its window ends, and another is
+// picked. An error of the admission's own (the request's limits) ends the
+// request.
 func (r *table) pick(ctx context.Context, g *group, req *Request, skip tried, now time.Time) (*Deployment, failure, error) {
 	var roomBuf, warmBuf, freshBuf [stackCandidates]*Deployment
 	room := roomBuf[:0]
@@ -53,7 +55,7 @@ func (r *table) pick(ctx context.Context, g *group, req *Request, skip tried, no
 		usable = true
 		w := d.state.fullWait(now)
 		if !shared {
-			w = d.state.limitWait(d.Policy, now)
+			w = max(d.state.limitWait(d.Policy, now), d.state.slotWait(d.Policy))
 		}
 		if w > 0 {
 			wait = min(wait, w)
@@ -66,10 +68,17 @@ func (r *table) pick(ctx context.Context, g *group, req *Request, skip tried, no
 		fresh := untried(warm, freshBuf[:0], skip)
 		d := r.choose(fresh, req.Stream, now)
 		if !shared {
+			if !d.state.takeSlot(d.Policy) {
+				// A concurrent pick took its last slot.
+				wait = min(wait, time.Second)
+				room = without(room, d)
+				continue
+			}
 			if d.state.reserve(d.Policy, now) {
 				return d, 0, nil
 			}
 			// A concurrent pick took its last room.
+			d.state.releaseSlot(d.Policy)
 			wait = min(wait, max(d.state.limitWait(d.Policy, now), time.Nanosecond))
 			room = without(room, d)
 			continue
@@ -77,7 +86,10 @@ func (r *table) pick(ctx context.Context, g *group, req *Request, skip tried, no
 		err := req.Admission.AdmitTo(ctx, d)
 		var full *limits.DeploymentFull
 		if errors.As(err, &full) {
-			d.state.fullUntil(now.Add(full.RetryAfter))
+			if full.Limit != "max_parallel_requests" {
+				// A slot may be back any moment; a minute's window is not.
+				d.state.fullUntil(now.Add(full.RetryAfter))
+			}
 			wait = min(wait, max(full.RetryAfter, time.Nanosecond))
 			room = without(room, d)
 			continue

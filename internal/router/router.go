@@ -59,6 +59,7 @@ type Deployment struct {
 // weight, timeout, stream_timeout, num_retries). Zero values mean unset.
 type Policy struct {
 	RPM, TPM      int     // limits per minute: this gateway's, or with Redis all gateways' together
+	MaxParallel   int     // max_parallel_requests: calls in flight at once, counted as rpm and tpm are
 	Weight        float64 // relative share under simple-shuffle
 	Timeout       time.Duration
 	StreamTimeout time.Duration

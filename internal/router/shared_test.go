@@ -43,7 +43,7 @@ type limiterAdmission struct {
 
 func (a *limiterAdmission) AdmitTo(ctx context.Context, d *Deployment) error {
 	a.calls++
-	dep := &limits.Deployment{ID: d.ID, RPM: int64(d.Policy.RPM), TPM: int64(d.Policy.TPM)}
+	dep := &limits.Deployment{ID: d.ID, RPM: int64(d.Policy.RPM), TPM: int64(d.Policy.TPM), MaxParallel: int64(d.Policy.MaxParallel)}
 	if a.lease == nil {
 		lease, err := a.l.AdmitTo(ctx, nil, d.Name, dep)
 		a.lease = lease
@@ -140,4 +140,73 @@ type refusingAdmission struct {
 func (a *refusingAdmission) AdmitTo(context.Context, *Deployment) error {
 	a.calls++
 	return a.err
+}
+
+// A deployment's max_parallel_requests, counted in this gateway: at its
+// limit the deployment is skipped, when all are the client gets 429 with
+// Retry-After 1, and a call's end gives its slot back.
+func TestMaxParallelPerDeployment(t *testing.T) {
+	f := newFixture(t, Options{}, dep("m", Policy{MaxParallel: 1}), dep("m", Policy{MaxParallel: 1}))
+	var open []*Call
+	for range 2 {
+		c, _, err := f.r.Do(context.Background(), Request{Model: "m"}, func(context.Context, *Call) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c)
+	}
+	if open[0].Deployment == open[1].Deployment {
+		t.Fatalf("both calls on %s, whose max_parallel_requests is 1", open[0].Deployment.ID)
+	}
+	_, _, attempts, err := f.call(t, Request{Model: "m"}, nil, Usage{})
+	var le *LimitError
+	if !errors.As(err, &le) || le.RetryAfter() != time.Second || len(attempts) != 0 {
+		t.Fatalf("third call: %v after attempts %v, want a 429 to retry in 1s, no attempt", err, attempts)
+	}
+	open[1].Finish(Usage{}, nil)
+	served, _, _, err := f.call(t, Request{Model: "m"}, nil, Usage{})
+	if err != nil || served != open[1].Deployment.ID {
+		t.Errorf("after a call ended, served by %q (%v), want %s", served, err, open[1].Deployment.ID)
+	}
+	// A failed attempt gives its slot back too, and the retry takes the other's.
+	open[0].Finish(Usage{}, nil)
+	one := 1
+	if _, _, _, err := f.call(t, Request{Model: "m", NumRetries: &one}, outcome{"m#1": unavailable}, Usage{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range f.r.Deployments("m") {
+		if n := d.state.slots.Load(); n != 0 {
+			t.Errorf("%s holds %d slots with no call running", d.ID, n)
+		}
+	}
+}
+
+// A deployment's max_parallel_requests shared through Redis: a slot held
+// through one gateway is refused through the other, which does not take
+// the deployment for full once the slot is back.
+func TestSharedDeploymentParallelAcrossGateways(t *testing.T) {
+	c := testRedis(t)
+	prefix := fmt.Sprintf("strata-test:%s:%d:", t.Name(), time.Now().UnixNano())
+	var fs []*fixture
+	var ls []*limits.Limiter
+	for range 2 {
+		f := newFixture(t, Options{}, dep("m", Policy{MaxParallel: 1}))
+		fs = append(fs, f)
+		ls = append(ls, limits.New(limits.Options{Counter: limits.NewRedis(c, prefix, 2*time.Second), Now: f.clock.Now, CountDeployments: true}))
+	}
+	held := &limiterAdmission{l: ls[0]}
+	call, _, err := fs[0].r.Do(context.Background(), Request{Model: "m", Admission: held}, func(context.Context, *Call) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, attempts, err := fs[1].call(t, Request{Model: "m", Admission: &limiterAdmission{l: ls[1]}}, nil, Usage{})
+	var le *LimitError
+	if !errors.As(err, &le) || le.RetryAfter() != time.Second || len(attempts) != 0 {
+		t.Fatalf("the other gateway: %v after attempts %v, want a 429 to retry in 1s", err, attempts)
+	}
+	call.Finish(Usage{}, nil)
+	held.lease.End(context.Background(), 0, 0)
+	if _, _, _, err := fs[1].call(t, Request{Model: "m", Admission: &limiterAdmission{l: ls[1]}}, nil, Usage{}); err != nil {
+		t.Errorf("the slot given back, still refused: %v", err)
+	}
 }

@@ -11,6 +11,9 @@ import (
 // and how fast it answers.
 type state struct {
 	inFlight atomic.Int64
+	// slots is the calls holding one of max_parallel_requests, where this
+	// gateway counts it.
+	slots atomic.Int64
 
 	mu        sync.Mutex
 	requests  window // calls started, against rpm
@@ -61,6 +64,38 @@ func (s *state) reserve(p Policy, now time.Time) bool {
 	}
 	s.requests.add(now, 1)
 	return true
+}
+
+// slotWait is how long to wait for one of max_parallel_requests: a
+// second, as for the request's own parallel limits; zero when one is free.
+func (s *state) slotWait(p Policy) time.Duration {
+	if p.MaxParallel > 0 && s.slots.Load() >= int64(p.MaxParallel) {
+		return time.Second
+	}
+	return 0
+}
+
+// takeSlot holds one of max_parallel_requests, unless none is free.
+func (s *state) takeSlot(p Policy) bool {
+	if p.MaxParallel <= 0 {
+		return true
+	}
+	for {
+		n := s.slots.Load()
+		if n >= int64(p.MaxParallel) {
+			return false
+		}
+		if s.slots.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// releaseSlot gives back what takeSlot held.
+func (s *state) releaseSlot(p Policy) {
+	if p.MaxParallel > 0 {
+		s.slots.Add(-1)
+	}
 }
 
 // started counts a call the shared counter admitted, for Stats.
