@@ -86,6 +86,7 @@ func deploymentPolicy(d config.Deployment) router.Policy {
 	return router.Policy{
 		RPM:           d.RPM,
 		TPM:           d.TPM,
+		MaxParallel:   d.MaxParallel,
 		Weight:        d.Weight,
 		Timeout:       d.Timeout,
 		StreamTimeout: d.StreamTimeout,

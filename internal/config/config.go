@@ -96,6 +96,7 @@ type AWS struct {
 type Deployment struct {
 	RPM           int           // rpm: requests per minute this deployment takes; 0 = no limit
 	TPM           int           // tpm: tokens per minute; 0 = no limit
+	MaxParallel   int           // max_parallel_requests: calls in flight at once; 0 = no limit
 	Weight        float64       // weight for weighted picks among deployments of one name; 0 = unset
 	Timeout       time.Duration // timeout, seconds in YAML; 0 = unset
 	StreamTimeout time.Duration // stream_timeout, seconds in YAML; 0 = unset

@@ -116,7 +116,7 @@ func TestLoadGood(t *testing.T) {
 						ModelID:   "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/xyz",
 						AWS:       AWS{RuntimeEndpoint: "http://127.0.0.1:9000"},
 						Deployment: Deployment{
-							RPM: 100, TPM: 50000, Weight: 2,
+							RPM: 100, TPM: 50000, MaxParallel: 8, Weight: 2,
 							Timeout: 30 * time.Second, StreamTimeout: 2500 * time.Millisecond,
 							MaxRetries: intPtr(3),
 						},
@@ -129,7 +129,7 @@ func TestLoadGood(t *testing.T) {
 						BaseModel: "anthropic.claude-3-haiku-20240307-v1:0",
 						ModelID:   "anthropic.claude-3-haiku-20240307-v1:0",
 						AWS:       AWS{ProfileName: "dev-profile"},
-						Line:      41,
+						Line:      42,
 					},
 				},
 				Settings: defaultSettings(),

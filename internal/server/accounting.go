@@ -174,11 +174,11 @@ func (t *streamTally) final() (u spend.Usage, estimated bool) {
 	return spend.Usage{InputTokens: estimatedTokens(t.promptChars), OutputTokens: estimatedTokens(t.outputChars), ServiceTier: t.tier}, true
 }
 
-// deploymentsLimited says whether a deployment of model sets its own rpm
-// or tpm.
+// deploymentsLimited says whether a deployment of model sets its own rpm,
+// tpm or max_parallel_requests.
 func (s *Server) deploymentsLimited(model string) bool {
 	for _, d := range s.router.Deployments(model) {
-		if d.Policy.RPM > 0 || d.Policy.TPM > 0 {
+		if d.Policy.RPM > 0 || d.Policy.TPM > 0 || d.Policy.MaxParallel > 0 {
 			return true
 		}
 	}
@@ -186,7 +186,7 @@ func (s *Server) deploymentsLimited(model string) bool {
 }
 
 // admission is a request's router.Admission: it counts each deployment
-// the router picks against the deployment's rpm and tpm in the limiter,
+// the router picks against the deployment's own limits in the limiter,
 // shared by the gateways. While pending, the request's own limits are
 // still to be taken: the first deployment's counts ride with them.
 type admission struct {
@@ -198,7 +198,7 @@ type admission struct {
 
 // AdmitTo implements router.Admission.
 func (a *admission) AdmitTo(ctx context.Context, d *router.Deployment) error {
-	dep := limits.Deployment{ID: d.ID, RPM: int64(d.Policy.RPM), TPM: int64(d.Policy.TPM)}
+	dep := limits.Deployment{ID: d.ID, RPM: int64(d.Policy.RPM), TPM: int64(d.Policy.TPM), MaxParallel: int64(d.Policy.MaxParallel)}
 	rec := a.rec
 	if a.pending || rec.lease == nil {
 		scopes := rec.caller.Scopes
