@@ -409,6 +409,7 @@ func TestInstancesShareDeploymentRPM(t *testing.T) {
 		// simple-shuffle weighs by rpm: east while it has room, then west.
 		{"bedrock-pair", claudeModel, "claude-east", "rpm: 3"},
 		{"bedrock-pair", claudeModel, "claude-west", ""},
+		{"bedrock-one", claudeModel, "claude-one", "max_parallel_requests: 1"},
 	}, redisSettings(testRedisURL(t, 4)))
 	a := startGateway(t, cfg, seedEnv...)
 	b := startGateway(t, cfg, seedEnv...)
@@ -459,6 +460,37 @@ func TestInstancesShareDeploymentRPM(t *testing.T) {
 	calls := callsTo(em)
 	if east, west := count(calls, "claude-east"), count(calls, "claude-west"); east != 3 || west != 9 {
 		t.Errorf("east served %d and west %d, want 3 (its rpm over both gateways) and 9", east, west)
+	}
+
+	// max_parallel_requests 1: a stream held open through a takes the only
+	// slot; b refuses until it ends.
+	release := make(chan struct{})
+	em.Fault(emulator.Fault{Model: "claude-one", Kind: emulator.FaultStreamStall, AfterEvents: 2, Until: release})
+	held := make(chan error, 1)
+	go func() {
+		client := a.client()
+		s := client.Chat.Completions.NewStreaming(ctxTimeout(t), hi("bedrock-one"))
+		for s.Next() {
+		}
+		held <- s.Err()
+	}()
+	waitFor(t, 10*time.Second, "the held stream reaching Bedrock", func() bool { return count(callsTo(em), "claude-one") == 1 })
+	client := b.client()
+	_, err := client.Chat.Completions.New(ctxTimeout(t), hi("bedrock-one"))
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.Response.Header.Get("Retry-After") != "1" {
+		t.Fatalf("b with the only slot held on a: %v, want 429 with Retry-After 1", err)
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatalf("the held stream: %v", err)
+	}
+	waitFor(t, 5*time.Second, "the slot given back on a taken on b", func() bool {
+		_, err := client.Chat.Completions.New(ctxTimeout(t), hi("bedrock-one"))
+		return err == nil
+	})
+	if n := count(callsTo(em), "claude-one"); n != 2 {
+		t.Errorf("claude-one was called %d times, want 2: the refused request never reached it", n)
 	}
 }
 
