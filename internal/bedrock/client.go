@@ -49,9 +49,13 @@ type Client struct {
 	apiKey        *apiKey                 // nil when signing with creds
 	signer        *v4.Signer
 	http          *http.Client
-	now           func() time.Time
-	answers       sync.Pool // *bytes.Buffer for Converse answers
-	urls          sync.Map  // callKey -> *url.URL, parsed once
+	// transport is http's, called directly when the client adds nothing
+	// to it (no timeout, cookie jar or redirect policy): Client.Do would
+	// copy every call's headers for redirects Bedrock never sends.
+	transport http.RoundTripper
+	now       func() time.Time
+	answers   sync.Pool // *bytes.Buffer for Converse answers
+	urls      sync.Map  // callKey -> *url.URL, parsed once
 }
 
 // NewClient checks the options and builds a client.
@@ -104,6 +108,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		apiKey:        key,
 		signer:        v4.NewSigner(), // caches the derived signing key per day, region and service
 		http:          hc,
+		transport:     bareTransport(hc),
 		now:           now,
 	}, nil
 }
@@ -172,7 +177,7 @@ func (c *Client) send(ctx context.Context, u url.URL, accept string, body []byte
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.roundTrip(req)
 	if err != nil {
 		return nil, &TransportError{Err: err}
 	}
@@ -181,6 +186,26 @@ func (c *Client) send(ctx context.Context, u url.URL, accept string, body []byte
 		return nil, apiErrorFromResponse(resp)
 	}
 	return resp, nil
+}
+
+// roundTrip sends req as http.Client.Do would, through its transport alone
+// when the client adds nothing to it.
+func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
+	if c.transport == nil {
+		return c.http.Do(req)
+	}
+	return c.transport.RoundTrip(req)
+}
+
+// bareTransport is hc's transport when hc only passes calls to it, else nil.
+func bareTransport(hc *http.Client) http.RoundTripper {
+	if hc.Timeout != 0 || hc.Jar != nil || hc.CheckRedirect != nil {
+		return nil
+	}
+	if hc.Transport == nil {
+		return http.DefaultTransport
+	}
+	return hc.Transport
 }
 
 // signedRequest builds a POST to u and signs it with SigV4, the body

@@ -54,7 +54,7 @@ func (c *Client) Forward(ctx context.Context, modelID, operation string, header 
 	if err := c.authorize(ctx, req, body); err != nil {
 		return nil, err
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.roundTrip(req)
 	if err != nil {
 		return nil, &TransportError{Err: err}
 	}
