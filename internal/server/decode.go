@@ -22,7 +22,15 @@ func decodeJSON(body []byte, v any) error {
 	if err := checkText(body); err != nil {
 		return err
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	var err error
+	if u, ok := v.(json.Unmarshaler); ok {
+		// What json.Unmarshal would do after checking the whole body, which
+		// the method's own decode checks again: the body is scanned once.
+		err = u.UnmarshalJSON(body)
+	} else {
+		err = json.Unmarshal(body, v)
+	}
+	if err != nil {
 		return decodeError(body, err)
 	}
 	return nil
