@@ -40,8 +40,7 @@ func isAdminPath(path string) bool {
 // authenticate checks the request's key when the gateway has a master key,
 // and returns the context carrying its Principal. Every path is checked
 // unless it is open, so a route added later is closed until said otherwise.
-func (s *Server) authenticate(r *http.Request) (context.Context, *auth.Principal, error) {
-	ctx := r.Context()
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (context.Context, *auth.Principal, error) {
 	if s.auth == nil || openPaths[r.URL.Path] || isAdminPage(r.URL.Path) || r.URL.Path == "/metrics" && !s.settingsOf(ctx).MetricsNeedAuth {
 		return ctx, nil, nil
 	}

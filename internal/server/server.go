@@ -156,6 +156,7 @@ func New(opts Options) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.log = lazyLogger(s.log)
 	s.SetSettings(Settings{
 		MaxRequestBytes:     opts.MaxRequestBytes,
 		RequestBodyTimeout:  opts.RequestBodyTimeout,
@@ -245,29 +246,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.active.Add(-1)
 	start := s.now()
 	settings := s.settings.Load()
-	sw := &statusWriter{ResponseWriter: w, writeTimeout: settings.StreamWriteTimeout}
-	log := s.log.With("request_id", id)
-	rec := &requestRecord{}
-	ctx := context.WithValue(withLogger(r.Context(), log), recordKey{}, rec)
-	ctx = context.WithValue(ctx, settingsKey{}, settings)
+	// One allocation and one context value carry what the request's
+	// handlers and the access log share: its record, logger and settings.
+	st := &requestState{sw: statusWriter{ResponseWriter: w, writeTimeout: settings.StreamWriteTimeout}}
+	sw, rec := &st.sw, &st.rec
+	rec.log, rec.settings = s.log.With("request_id", id), settings
+	log := rec.log
+	ctx := context.WithValue(r.Context(), recordKey{}, rec)
 	var span trace.Span
 	if s.tracer != nil && traced(r.URL.Path) {
 		ctx, span = s.startRequestSpan(ctx, r, start)
 	}
-	r = r.WithContext(ctx)
 	var principal *auth.Principal
-	if ambiguousFraming(r.Context()) {
+	if ambiguousFraming(ctx) {
+		r = r.WithContext(ctx)
 		errorWriterFor(r.URL.Path)(sw, r, log, errAmbiguousFraming)
 	} else if admitted, counted := s.inFlight.enter(r); !admitted {
+		r = r.WithContext(ctx)
 		errorWriterFor(r.URL.Path)(sw, r, log, errTooManyRequests)
 	} else {
-		var ctx context.Context
+		var authCtx context.Context
 		var err error
-		ctx, principal, err = s.authenticate(r)
+		authCtx, principal, err = s.authenticate(ctx, r)
 		if err != nil {
+			r = r.WithContext(ctx)
 			errorWriterFor(r.URL.Path)(sw, r, log, err)
 		} else {
-			s.mux.ServeHTTP(sw, r.WithContext(ctx))
+			// The access log below reads the record and the span from ctx,
+			// which the principal's context carries too.
+			r = r.WithContext(authCtx)
+			s.mux.ServeHTTP(sw, r)
 		}
 		s.bodies.release(rec)
 		if counted {
@@ -283,10 +291,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.cut.Add(1)
 		s.metrics.ShutdownCut()
 	}
-	attrs := []slog.Attr{
+	// The line names the request first, as the request's logger would,
+	// without the copy of the record that logger makes.
+	var attrsBuf [16]slog.Attr
+	attrs := append(attrsBuf[:0],
+		slog.String("request_id", id),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
 		slog.Float64("duration_ms", float64(end.Sub(start).Microseconds())/1000),
-	}
+	)
 	if rec.outcome != "" {
 		attrs = append(attrs, slog.String("outcome", rec.outcome))
 	}
@@ -296,9 +308,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.model != "" {
 		s.metrics.Request(rec.model, rec.deployment, status)
 		s.settle(r.Context(), id, rec, status, start, end)
-		attrs = append(attrs, rec.attrs()...)
+		attrs = rec.appendAttrs(attrs)
 	}
-	log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	if span != nil {
 		s.endRequestSpan(span, rec, status, end)
 	}
@@ -342,19 +354,22 @@ type requestRecord struct {
 	prompt     string // the request body, when the spend log keeps it
 	outcome    string // how the request ended, when not as its status says
 
+	log      *slog.Logger // the request's logger
+	settings *Settings    // the settings the request is served with
+
 	// For the request's span.
 	responseModel string      // the Bedrock model that answered
 	err           error       // what the client was told went wrong, if anything
 	gen           genAIRecord // parameters and answer, as the GenAI conventions name them
 }
 
-func (rec *requestRecord) attrs() []slog.Attr {
-	attrs := []slog.Attr{
+func (rec *requestRecord) appendAttrs(attrs []slog.Attr) []slog.Attr {
+	attrs = append(attrs,
 		slog.String("model", rec.model), slog.String("deployment", rec.deployment),
 		slog.Int("retries", rec.retries), slog.Int("fallbacks", rec.fallbacks),
 		slog.Int("prompt_tokens", rec.usage.InputTokens), slog.Int("completion_tokens", rec.usage.OutputTokens),
 		slog.Float64("cost", rec.cost),
-	}
+	)
 	if rec.estimated {
 		attrs = append(attrs, slog.Bool("cost_estimated", true))
 	}
@@ -362,6 +377,12 @@ func (rec *requestRecord) attrs() []slog.Attr {
 		attrs = append(attrs, slog.String("key_alias", rec.caller.KeyAlias))
 	}
 	return attrs
+}
+
+// requestState is what ServeHTTP allocates for a request, in one piece.
+type requestState struct {
+	rec requestRecord
+	sw  statusWriter
 }
 
 type recordKey struct{}
@@ -386,15 +407,10 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 	})
 }
 
-type loggerKey struct{}
-
-func withLogger(ctx context.Context, l *slog.Logger) context.Context {
-	return context.WithValue(ctx, loggerKey{}, l)
-}
-
+// loggerFrom returns the request's logger; fallback outside ServeHTTP.
 func loggerFrom(ctx context.Context, fallback *slog.Logger) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
+	if rec, ok := ctx.Value(recordKey{}).(*requestRecord); ok && rec.log != nil {
+		return rec.log
 	}
 	return fallback
 }

@@ -33,13 +33,11 @@ func (s *Server) SetSettings(st Settings) {
 	s.settings.Store(&st)
 }
 
-type settingsKey struct{}
-
 // settingsOf are the settings of the request ctx belongs to; the current
 // ones outside a request.
 func (s *Server) settingsOf(ctx context.Context) *Settings {
-	if st, ok := ctx.Value(settingsKey{}).(*Settings); ok {
-		return st
+	if rec, ok := ctx.Value(recordKey{}).(*requestRecord); ok && rec.settings != nil {
+		return rec.settings
 	}
 	return s.settings.Load()
 }
