@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -45,7 +46,7 @@ func BenchmarkChatRequest(b *testing.B) {
 			for b.Loop() {
 				req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(c.body))
 				req.Header.Set("Content-Type", "application/json")
-				w := httptest.NewRecorder()
+				w := deadlineRecorder{httptest.NewRecorder()}
 				srv.ServeHTTP(w, req)
 				if w.Code != http.StatusOK {
 					b.Fatalf("status %d: %s", w.Code, w.Body)
@@ -54,6 +55,14 @@ func BenchmarkChatRequest(b *testing.B) {
 		})
 	}
 }
+
+// deadlineRecorder takes read and write deadlines, as a connection's
+// ResponseWriter does, so that setting one costs what it costs there
+// rather than building net/http's "not supported" error.
+type deadlineRecorder struct{ *httptest.ResponseRecorder }
+
+func (deadlineRecorder) SetReadDeadline(time.Time) error  { return nil }
+func (deadlineRecorder) SetWriteDeadline(time.Time) error { return nil }
 
 // newBenchServer is a gateway of one deployment whose Bedrock answers
 // from fixed bytes: a Converse answer, or a ConverseStream of events.
