@@ -59,11 +59,11 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, endUser string, r
 // priced notes what a served request used and what it cost, and says so
 // in the answer's cost header (a trailer, for a stream whose headers are
 // already out).
-func (s *Server) priced(h http.Header, rec *requestRecord, call *router.Call, u spend.Usage) {
+func (s *Server) priced(w http.ResponseWriter, rec *requestRecord, call *router.Call, u spend.Usage) {
 	rec.spend = u
 	rec.cost = call.Deployment.Price.Cost(u)
 	rec.modelGroup, rec.modelID, rec.responseModel = call.Model, call.Deployment.ModelID, call.Deployment.BaseModel
-	h.Set(costHeader, strconv.FormatFloat(rec.cost, 'g', -1, 64))
+	setHeader(w, costHeader, strconv.FormatFloat(rec.cost, 'g', -1, 64))
 }
 
 // settle ends a model request's lease with its tokens and cost and hands

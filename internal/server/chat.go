@@ -69,18 +69,18 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	})
 	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
-	setAttemptHeaders(w.Header(), tally)
+	setAttemptHeaders(w, tally)
 	if err != nil {
 		return err
 	}
 	rec.deployment = call.Deployment.ID
-	setServedHeaders(w.Header(), call)
+	setServedHeaders(w, call)
 	log = log.With("deployment", call.Deployment.ID)
 	if answer.completion != nil {
 		usage := usageOf(answer.completion.Usage)
 		rec.usage = usage
 		call.Finish(usage, nil)
-		s.priced(w.Header(), rec, call, completionSpend(answer.completion))
+		s.priced(w, rec, call, completionSpend(answer.completion))
 		s.noteCompletion(rec, answer.completion)
 		writeJSON(w, http.StatusOK, answer.completion)
 		return nil
@@ -142,26 +142,26 @@ func (s *Server) routed(w http.ResponseWriter, r *http.Request, model, endUser s
 	route.Operation = operationOf(rec.callType)
 	call, tally, err := s.router.Do(r.Context(), route, try)
 	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
-	setAttemptHeaders(w.Header(), tally)
+	setAttemptHeaders(w, tally)
 	if err != nil {
 		return nil, err
 	}
 	rec.deployment = call.Deployment.ID
-	setServedHeaders(w.Header(), call)
+	setServedHeaders(w, call)
 	return call, nil
 }
 
 // setServedHeaders says which deployment answered: the model name (a
 // fallback's, if one served), the deployment and its Bedrock model id.
-func setServedHeaders(h http.Header, call *router.Call) {
-	h.Set("X-Strata-Model-Group", call.Model)
-	h.Set("X-Strata-Deployment", call.Deployment.ID)
-	h.Set("X-Strata-Model-Id", call.Deployment.ModelID)
+func setServedHeaders(w http.ResponseWriter, call *router.Call) {
+	setHeader(w, "X-Strata-Model-Group", call.Model)
+	setHeader(w, "X-Strata-Deployment", call.Deployment.ID)
+	setHeader(w, "X-Strata-Model-Id", call.Deployment.ModelID)
 }
 
-func setAttemptHeaders(h http.Header, tally router.Tally) {
-	h.Set("X-Strata-Attempted-Retries", strconv.Itoa(tally.Retries))
-	h.Set("X-Strata-Attempted-Fallbacks", strconv.Itoa(tally.Fallbacks))
+func setAttemptHeaders(w http.ResponseWriter, tally router.Tally) {
+	setHeader(w, "X-Strata-Attempted-Retries", strconv.Itoa(tally.Retries))
+	setHeader(w, "X-Strata-Attempted-Fallbacks", strconv.Itoa(tally.Fallbacks))
 }
 
 func usageOf(u *openai.Usage) router.Usage {
@@ -388,7 +388,7 @@ func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.L
 		}
 		rec.usage = stream.usage
 		u, estimated := stream.tally.final()
-		s.priced(w.Header(), rec, call, u)
+		s.priced(w, rec, call, u)
 		rec.estimated = estimated
 		s.noteStreamEnd(rec, &stream.tally)
 		if err == io.EOF {

@@ -41,7 +41,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	rec := recordFrom(r.Context())
 	rec.usage = usage
 	call.Finish(usage, nil)
-	s.priced(w.Header(), rec, call, spend.Usage{InputTokens: resp.Usage.PromptTokens})
+	s.priced(w, rec, call, spend.Usage{InputTokens: resp.Usage.PromptTokens})
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

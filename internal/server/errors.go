@@ -143,9 +143,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		_ = json.NewEncoder(buf).Encode((&openai.Error{Status: status, Type: openai.TypeServer, Code: "internal_error",
 			Message: "the gateway could not encode its answer: " + err.Error()}).Body())
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header()["Content-Type"] = jsonContentType
+	setHeader(w, "Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 	_ = http.NewResponseController(w).Flush()

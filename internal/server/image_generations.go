@@ -47,7 +47,7 @@ func (s *Server) imageGenerations(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	call.Finish(router.Usage{}, nil)
-	s.priced(w.Header(), recordFrom(r.Context()), call, spend.Usage{OutputImages: len(images)})
+	s.priced(w, recordFrom(r.Context()), call, spend.Usage{OutputImages: len(images)})
 	writeJSON(w, http.StatusOK, translate.ImagesResponse(images, s.now().Unix()))
 	return nil
 }

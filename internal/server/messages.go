@@ -68,17 +68,17 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	})
 	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
-	setAttemptHeaders(w.Header(), tally)
+	setAttemptHeaders(w, tally)
 	if err != nil {
 		return err
 	}
 	rec.deployment = call.Deployment.ID
-	setServedHeaders(w.Header(), call)
+	setServedHeaders(w, call)
 	log = log.With("deployment", call.Deployment.ID)
 	if answer.stream == nil {
 		rec.usage = routerUsage(answer.usage)
 		call.Finish(rec.usage, nil)
-		s.priced(w.Header(), rec, call, spendUsage(answer.usage))
+		s.priced(w, rec, call, spendUsage(answer.usage))
 		s.noteMessage(rec, answer.whole)
 		writeRawJSON(w, http.StatusOK, answer.whole)
 		return nil
@@ -276,7 +276,7 @@ func (s *Server) relayEvents(w http.ResponseWriter, r *http.Request, log *slog.L
 			continue
 		}
 		rec.usage = routerUsage(stream.Usage())
-		s.priced(w.Header(), rec, call, spendUsage(stream.Usage()))
+		s.priced(w, rec, call, spendUsage(stream.Usage()))
 		noteMessageStream(rec, stream.tally)
 		if err == io.EOF {
 			call.Finish(rec.usage, nil)

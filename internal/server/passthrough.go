@@ -69,7 +69,7 @@ func (s *Server) passthrough(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	})
 	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
-	setAttemptHeaders(w.Header(), tally)
+	setAttemptHeaders(w, tally)
 	if err != nil {
 		var ua *upstreamAnswer
 		if errors.As(err, &ua) {
@@ -84,7 +84,7 @@ func (s *Server) passthrough(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer resp.Body.Close()
 	rec.deployment = call.Deployment.ID
-	setServedHeaders(w.Header(), call)
+	setServedHeaders(w, call)
 	copyAnswerHeaders(w.Header(), resp.Header)
 	if !stream {
 		raw, err := io.ReadAll(resp.Body)
@@ -100,7 +100,7 @@ func (s *Server) passthrough(w http.ResponseWriter, r *http.Request) error {
 		if !tap.Found && operation != "count-tokens" {
 			tap.Body(raw)
 		}
-		s.finishPassthrough(w.Header(), rec, call, &tap, nil)
+		s.finishPassthrough(w, rec, call, &tap, nil)
 		w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
 		w.WriteHeader(resp.StatusCode)
 		_, _ = w.Write(raw)
@@ -137,16 +137,16 @@ func (s *Server) passthrough(w http.ResponseWriter, r *http.Request) error {
 	if copyErr != nil && r.Context().Err() == nil {
 		log.Warn("pass-through stream broke off", "error", copyErr.Error())
 	}
-	s.finishPassthrough(w.Header(), rec, call, &tap, copyErr)
+	s.finishPassthrough(w, rec, call, &tap, copyErr)
 	return nil
 }
 
-func (s *Server) finishPassthrough(h http.Header, rec *requestRecord, call *router.Call, tap *bedrock.UsageTap, err error) {
+func (s *Server) finishPassthrough(w http.ResponseWriter, rec *requestRecord, call *router.Call, tap *bedrock.UsageTap, err error) {
 	u := spend.Usage{InputTokens: tap.Input + tap.CacheRead + tap.CacheWrite, OutputTokens: tap.Output,
 		CacheReadTokens: tap.CacheRead, CacheWriteTokens: tap.CacheWrite}
 	rec.usage = router.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens}
 	call.Finish(rec.usage, err)
-	s.priced(h, rec, call, u)
+	s.priced(w, rec, call, u)
 }
 
 func headerInt(h http.Header, name string) int {

@@ -46,7 +46,7 @@ func (s *Server) rerank(w http.ResponseWriter, r *http.Request) error {
 	}
 	rec := recordFrom(r.Context())
 	call.Finish(router.Usage{}, nil)
-	s.priced(w.Header(), rec, call, spend.Usage{Queries: resp.Meta.BilledUnits.SearchUnits})
+	s.priced(w, rec, call, spend.Usage{Queries: resp.Meta.BilledUnits.SearchUnits})
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

@@ -97,19 +97,19 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	})
 	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
-	setAttemptHeaders(w.Header(), tally)
+	setAttemptHeaders(w, tally)
 	if err != nil {
 		return err
 	}
 	rec.deployment = routed.Deployment.ID
-	setServedHeaders(w.Header(), routed)
+	setServedHeaders(w, routed)
 	log = log.With("deployment", routed.Deployment.ID, "response_id", id)
 	if answer.completion != nil {
 		translate.ResponseFromChat(answer.completion, resp, call.Answer, s.now().Unix())
 		usage := usageOf(answer.completion.Usage)
 		rec.usage = usage
 		routed.Finish(usage, nil)
-		s.priced(w.Header(), rec, routed, completionSpend(answer.completion))
+		s.priced(w, rec, routed, completionSpend(answer.completion))
 		s.noteCompletion(rec, answer.completion)
 		if keep {
 			s.keepResponse(r.Context(), log, owner, &req, call, resp)
@@ -294,7 +294,7 @@ func (s *Server) relayResponse(w http.ResponseWriter, r *http.Request, log *slog
 		}
 		rec.usage = stream.usage
 		u, estimated := stream.tally.final()
-		s.priced(w.Header(), rec, call, u)
+		s.priced(w, rec, call, u)
 		rec.estimated = estimated
 		s.noteStreamEnd(rec, &stream.tally)
 		if err == io.EOF {

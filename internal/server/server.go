@@ -241,7 +241,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// request id index instead of at a random place in it.
 		id = spend.NewID(s.now())
 	}
-	w.Header().Set("X-Request-Id", id)
 	s.active.Add(1)
 	defer s.active.Add(-1)
 	start := s.now()
@@ -250,6 +249,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// handlers and the access log share: its record, logger and settings.
 	st := &requestState{sw: statusWriter{ResponseWriter: w, writeTimeout: settings.StreamWriteTimeout}}
 	sw, rec := &st.sw, &st.rec
+	setHeader(sw, "X-Request-Id", id)
 	rec.log, rec.settings = s.log.With("request_id", id), settings
 	log := rec.log
 	ctx := context.WithValue(r.Context(), recordKey{}, rec)
@@ -425,6 +425,7 @@ type statusWriter struct {
 	code         int
 	writeTimeout time.Duration
 	rc           *http.ResponseController
+	values       headerValues
 }
 
 func (w *statusWriter) WriteHeader(code int) {
