@@ -240,3 +240,92 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// AppendJSON appends the completion as encoding/json encodes it with HTML
+// escaping off, byte for byte, without reflection: every whole chat answer
+// is written through it. A test holds it to encoding/json's output and
+// fails when a field is added to one of the types it writes.
+func (c *ChatCompletion) AppendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, c.ID)
+	b = append(b, `,"object":`...)
+	b = appendJSONString(b, c.Object)
+	b = append(b, `,"created":`...)
+	b = strconv.AppendInt(b, c.Created, 10)
+	b = append(b, `,"model":`...)
+	b = appendJSONString(b, c.Model)
+	b = append(b, `,"choices":`...)
+	if c.Choices == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i := range c.Choices {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = c.Choices[i].appendJSON(b)
+		}
+		b = append(b, ']')
+	}
+	if c.Usage != nil {
+		b = append(b, `,"usage":`...)
+		b = c.Usage.appendJSON(b)
+	}
+	b = append(b, `,"system_fingerprint":`...)
+	b = appendJSONStringPtr(b, c.SystemFingerprint)
+	if c.ServiceTier != "" {
+		b = append(b, `,"service_tier":`...)
+		b = appendJSONString(b, c.ServiceTier)
+	}
+	return append(b, '}')
+}
+
+func (c *Choice) appendJSON(b []byte) []byte {
+	b = append(b, `{"index":`...)
+	b = strconv.AppendInt(b, int64(c.Index), 10)
+	b = append(b, `,"message":`...)
+	b = c.Message.appendJSON(b)
+	b = append(b, `,"finish_reason":`...)
+	b = appendJSONString(b, c.FinishReason)
+	b = append(b, `,"logprobs":`...)
+	if c.Logprobs == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, "{}"...)
+	}
+	return append(b, '}')
+}
+
+func (m *ResponseMessage) appendJSON(b []byte) []byte {
+	b = append(b, `{"role":`...)
+	b = appendJSONString(b, m.Role)
+	b = append(b, `,"content":`...)
+	b = appendJSONStringPtr(b, m.Content)
+	if len(m.ToolCalls) > 0 {
+		b = append(b, `,"tool_calls":[`...)
+		for i := range m.ToolCalls {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = m.ToolCalls[i].appendJSON(b)
+		}
+		b = append(b, ']')
+	}
+	if m.ReasoningContent != nil {
+		b = append(b, `,"reasoning_content":`...)
+		b = appendJSONString(b, *m.ReasoningContent)
+	}
+	if len(m.ThinkingBlocks) > 0 {
+		b = append(b, `,"thinking_blocks":[`...)
+		for i := range m.ThinkingBlocks {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = m.ThinkingBlocks[i].appendJSON(b)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"refusal":`...)
+	b = appendJSONStringPtr(b, m.Refusal)
+	return append(b, '}')
+}

@@ -53,6 +53,45 @@ func TestChunkAppendJSONIsEncodingJSON(t *testing.T) {
 	}
 }
 
+func TestCompletionAppendJSONIsEncodingJSON(t *testing.T) {
+	base := func(choices ...Choice) ChatCompletion {
+		return ChatCompletion{ID: "chatcmpl-1", Object: "chat.completion", Created: 1700000000, Model: "m", Choices: choices}
+	}
+	completions := []ChatCompletion{
+		base(Choice{Message: ResponseMessage{Role: "assistant", Content: ptr("Hello, <world> & \"friends\"\n\ttab \\ \u2028 \u2029 é 😀 \x01 \x7f")}, FinishReason: "stop"}),
+		base(Choice{Message: ResponseMessage{Role: "assistant", ToolCalls: []ToolCall{{ID: "call_1", Type: "function", Function: FunctionCall{Name: "get_weather", Arguments: `{"city":"Paris"}`}}}}, FinishReason: "tool_calls"}),
+		base(Choice{Index: 2, Logprobs: &struct{}{}, Message: ResponseMessage{ReasoningContent: ptr("hmm"), ThinkingBlocks: []ThinkingBlock{{Type: "thinking", Thinking: "t", Signature: "s"}}, Refusal: ptr("no")}}),
+		{ID: "x", Usage: &Usage{PromptTokens: 25, CompletionTokens: 18, TotalTokens: 43, PromptTokensDetails: &PromptTokensDetails{CachedTokens: 3}, CacheReadInputTokens: 3}, SystemFingerprint: ptr("fp"), ServiceTier: "priority", Choices: []Choice{}},
+		{},
+		base(Choice{}, Choice{Index: 1}),
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		completions = append(completions, randomCompletion(rng))
+	}
+	for i := range completions {
+		got := string(completions[i].AppendJSON(nil))
+		if want := encodingJSON(t, &completions[i]); got != want {
+			t.Fatalf("completion %d:\n got  %s\n want %s", i, got, want)
+		}
+	}
+}
+
+func randomCompletion(rng *rand.Rand) ChatCompletion {
+	chunk := randomChunk(rng)
+	c := ChatCompletion{ID: chunk.ID, Object: chunk.Object, Created: chunk.Created, Model: chunk.Model,
+		Usage: chunk.Usage, SystemFingerprint: chunk.SystemFingerprint, ServiceTier: randomString(rng)}
+	if chunk.Choices != nil {
+		c.Choices = []Choice{}
+	}
+	for _, ch := range chunk.Choices {
+		c.Choices = append(c.Choices, Choice{Index: ch.Index, Logprobs: ch.Logprobs, FinishReason: randomString(rng),
+			Message: ResponseMessage{Role: ch.Delta.Role, Content: ch.Delta.Content, ToolCalls: ch.Delta.ToolCalls,
+				ReasoningContent: ch.Delta.ReasoningContent, ThinkingBlocks: ch.Delta.ThinkingBlocks, Refusal: maybe(rng)}})
+	}
+	return c
+}
+
 // tricky holds the bytes and runes where JSON encoders differ.
 var tricky = []string{"a", "Z", " ", "\"", "\\", "/", "<", ">", "&", "\n", "\r", "\t", "\b", "\f", "\x00", "\x1f", "\x7f",
 	"é", "😀", "\u2028", "\u2029", "\ufffd", "\xff", "\xc3", "\xe2\x80", "{}", "[1]"}
@@ -114,9 +153,10 @@ func TestChunkAppendJSONKnowsEveryField(t *testing.T) {
 	}{
 		{ChatChunk{}, 8}, {ChunkChoice{}, 4}, {Delta{}, 5}, {ToolCall{}, 4}, {FunctionCall{}, 2},
 		{ThinkingBlock{}, 4}, {Usage{}, 6}, {PromptTokensDetails{}, 1},
+		{ChatCompletion{}, 8}, {Choice{}, 4}, {ResponseMessage{}, 6},
 	} {
 		if n := reflect.TypeOf(c.v).NumField(); n != c.fields {
-			t.Errorf("%T has %d fields, ChatChunk.AppendJSON writes %d: update it and this test", c.v, n, c.fields)
+			t.Errorf("%T has %d fields, AppendJSON writes %d: update it and this test", c.v, n, c.fields)
 		}
 	}
 }
