@@ -135,9 +135,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	buf := jsonBuffers.Get().(*bytes.Buffer)
 	defer releaseJSONBuffer(buf)
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false) // as OpenAI sends text: "<" stays "<"
-	if err := enc.Encode(v); err != nil {
+	if a, ok := v.(jsonAppender); ok {
+		buf.Write(append(a.AppendJSON(buf.AvailableBuffer()), '\n'))
+	} else if err := encodeJSON(buf, v); err != nil {
 		buf.Reset()
 		status = http.StatusInternalServerError
 		_ = json.NewEncoder(buf).Encode((&openai.Error{Status: status, Type: openai.TypeServer, Code: "internal_error",
@@ -148,6 +148,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 	_ = http.NewResponseController(w).Flush()
+}
+
+// jsonAppender is an answer that encodes itself as encoding/json would,
+// without reflection.
+type jsonAppender interface{ AppendJSON([]byte) []byte }
+
+func encodeJSON(buf *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false) // as OpenAI sends text: "<" stays "<"
+	return enc.Encode(v)
 }
 
 var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
