@@ -13,13 +13,21 @@ import (
 func TestLazyLoggerWritesWhatSlogWrites(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	handlers := map[string]func(io.Writer) slog.Handler{
-		"text": func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}) },
-		"json": func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}) },
+		"text": func(w io.Writer) slog.Handler {
+			return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
+		},
+		"json": func(w io.Writer) slog.Handler {
+			return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
+		},
 	}
 	uses := map[string]func(l *slog.Logger){
-		"no attrs":  func(l *slog.Logger) { logAt(l, at, slog.LevelInfo, "request", slog.Int("status", 200)) },
-		"one With":  func(l *slog.Logger) { logAt(l.With("request_id", "r1"), at, slog.LevelInfo, "request", slog.Int("status", 200)) },
-		"two Withs": func(l *slog.Logger) { logAt(l.With("request_id", "r1").With("model", "m", "n", 2), at, slog.LevelWarn, "failed") },
+		"no attrs": func(l *slog.Logger) { logAt(l, at, slog.LevelInfo, "request", slog.Int("status", 200)) },
+		"one With": func(l *slog.Logger) {
+			logAt(l.With("request_id", "r1"), at, slog.LevelInfo, "request", slog.Int("status", 200))
+		},
+		"two Withs": func(l *slog.Logger) {
+			logAt(l.With("request_id", "r1").With("model", "m", "n", 2), at, slog.LevelWarn, "failed")
+		},
 		"With, group, With": func(l *slog.Logger) {
 			logAt(l.With("request_id", "r1").WithGroup("g").With("deployment", "d#1"), at, slog.LevelDebug, "call", slog.String("x", "y"))
 		},
