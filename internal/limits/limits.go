@@ -230,8 +230,8 @@ func (l *Limiter) Admit(ctx context.Context, scopes []Scope, model string) (*Lea
 }
 
 // AdmitTo is Admit for a request the router sends to deployment d: d's
-// own rpm and tpm are checked and taken in the same call to the counter as
-// the scopes' counts. A refusal by d's limits is a *DeploymentFull, and
+// own limits (rpm, tpm, max_parallel_requests) are checked and taken in
+// the same call to the counter as the scopes' counts. A refusal by d's limits is a *DeploymentFull, and
 // takes nothing: the router may pick another deployment.
 func (l *Limiter) AdmitTo(ctx context.Context, scopes []Scope, model string, d *Deployment) (*Lease, error) {
 	return l.admit(ctx, scopes, model, d)

@@ -28,8 +28,8 @@ type Request struct {
 	// the attempts' spans; "" takes it from the deployment's API.
 	Operation string
 	// Admission, when set, counts each attempt against its deployment's
-	// rpm and tpm, shared with the other gateways; nil: this router
-	// counts them itself.
+	// rpm, tpm and max_parallel_requests, shared with the other gateways;
+	// nil: this router counts them itself.
 	Admission Admission
 }
 
@@ -37,7 +37,7 @@ type Request struct {
 // it, where gateways share the deployments' limits. The first call may
 // take the request's own limits in the same trip to the shared counter.
 type Admission interface {
-	// AdmitTo takes d's rpm and tpm for the request. A
+	// AdmitTo takes d's own limits for the request. A
 	// *limits.DeploymentFull says d has no room: the router picks another.
 	// Any other error refuses the request.
 	AdmitTo(ctx context.Context, d *Deployment) error
