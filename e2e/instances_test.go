@@ -506,7 +506,9 @@ func TestInstancesShareUsageBasedRouting(t *testing.T) {
 	a := startGateway(t, cfg, seedEnv...)
 	b := startGateway(t, cfg, seedEnv...)
 
-	// A 2,000-word prompt through a: about 2,000 tokens on one deployment.
+	// A 2,000-word prompt through a: about 2,000 tokens on one deployment,
+	// early enough in a minute that they count in full while the test runs.
+	awayFromMinuteEnd(20 * time.Second)
 	long := openai.ChatCompletionNewParams{Model: "bedrock-claude",
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(strings.Repeat("word ", 2000))}}
 	var resp *http.Response

@@ -56,7 +56,8 @@ func TestUsageSharedBetweenGateways(t *testing.T) {
 	d := deploymentOf(rb, loaded)
 	eventually(t, "a's tokens in b's figures", func() bool {
 		st := rb.Stats(d)
-		return st.Shared != nil && st.Shared.Tokens >= 5000
+		// Past a minute's end, the minute before counts for its share.
+		return st.Shared != nil && st.Shared.Tokens >= 2500
 	})
 	if st := rb.Stats(d); st.Tokens != 0 {
 		t.Errorf("b's own count of %s is %d tokens, want 0: b never called it", loaded, st.Tokens)
