@@ -34,7 +34,7 @@ func spendInsertSQL(n int) string {
 		}
 		b.WriteString(row)
 	}
-	b.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
+	b.WriteString(" ON CONFLICT (start_time, id) DO NOTHING RETURNING id")
 	return b.String()
 }
 
