@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -22,9 +24,10 @@ const spendColumns = "id, request_id, api_key, key_alias, team_id, user_id, end_
 // rows); Postgres's driver caches the few statement texts on its own.
 var spendInsertSizes = [...]int{256, 64, 16, 4, 1}
 
-// spendInsertSQL is the INSERT of n spend log rows. RETURNING says which
-// rows were new, so a retried batch adds its cost once.
-func spendInsertSQL(n int) string {
+// spendInsertSQL is the INSERT of n spend log rows. A row already stored (a
+// batch written again after an unknown outcome) is skipped; with returning,
+// the INSERT says which rows were new, so that their cost is added once.
+func spendInsertSQL(n int, returning bool) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO spend_logs (" + spendColumns + ") VALUES ")
 	row := "(" + placeholders(19) + ")"
@@ -34,30 +37,53 @@ func spendInsertSQL(n int) string {
 		}
 		b.WriteString(row)
 	}
-	b.WriteString(" ON CONFLICT (start_time, id) DO NOTHING RETURNING id")
+	b.WriteString(" ON CONFLICT (start_time, id) DO NOTHING")
+	if returning {
+		b.WriteString(" RETURNING id")
+	}
 	return b.String()
+}
+
+// spendInsertKey names a prepared spend log INSERT.
+type spendInsertKey struct {
+	rows      int
+	returning bool
 }
 
 // prepareSpendInserts prepares the spend log INSERTs once (SQLite only).
 func (s *sqlStore) prepareSpendInserts(ctx context.Context) error {
-	s.spendInserts = make(map[int]*sql.Stmt, len(spendInsertSizes))
+	s.spendInserts = make(map[spendInsertKey]*sql.Stmt, 2*len(spendInsertSizes))
 	for _, n := range spendInsertSizes {
-		st, err := s.db.PrepareContext(ctx, spendInsertSQL(n))
-		if err != nil {
-			return fmt.Errorf("prepare the spend log insert: %w", err)
+		for _, returning := range []bool{false, true} {
+			st, err := s.db.PrepareContext(ctx, spendInsertSQL(n, returning))
+			if err != nil {
+				return fmt.Errorf("prepare the spend log insert: %w", err)
+			}
+			s.spendInserts[spendInsertKey{n, returning}] = st
 		}
-		s.spendInserts[n] = st
 	}
 	return nil
 }
 
-// querySpendInsert runs the INSERT of n rows in tx.
+// execSpendInsert runs the INSERT of n rows in tx.
+func (s *sqlStore) execSpendInsert(ctx context.Context, tx *sql.Tx, n int, args []any) (sql.Result, error) {
+	if st := s.spendInserts[spendInsertKey{n, false}]; st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, s.q(spendInsertSQL(n, false)), args...)
+}
+
+// querySpendInsert runs the INSERT of n rows in tx, returning the ids of
+// the rows that were new.
 func (s *sqlStore) querySpendInsert(ctx context.Context, tx *sql.Tx, n int, args []any) (*sql.Rows, error) {
-	if st := s.spendInserts[n]; st != nil {
+	if st := s.spendInserts[spendInsertKey{n, true}]; st != nil {
 		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
-	return tx.QueryContext(ctx, s.q(spendInsertSQL(n)), args...)
+	return tx.QueryContext(ctx, s.q(spendInsertSQL(n, true)), args...)
 }
+
+// errSpendLogStored says a row of a batch was stored already.
+var errSpendLogStored = errors.New("a spend log row is stored already")
 
 func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, error) {
 	if len(rows) == 0 {
@@ -79,33 +105,33 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 			unique = append(unique, &rows[i])
 		}
 	}
-	inserted := 0
-	args := make([]any, 0, spendInsertSizes[0]*19)
+	// Nearly always every row is new, and counting the rows each INSERT
+	// stored is enough to know it. Only when a row was stored already
+	// (a batch written again) is the batch written once more, asking
+	// which rows are new; reading them back costs a step per row.
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		inserted = 0
-		totals := map[[2]string]float64{}
-		daily := dailyTotals{}
-		for start := 0; start < len(unique); {
-			n := spendInsertSizes[len(spendInsertSizes)-1]
-			for _, size := range spendInsertSizes {
-				if size <= len(unique)-start {
-					n = size
-					break
-				}
+		for chunk := range spendChunks(unique) {
+			res, err := s.execSpendInsert(ctx, tx, len(chunk), s.spendArgs(chunk))
+			if err != nil {
+				return fmt.Errorf("insert spend logs: %w", err)
 			}
-			chunk := unique[start : start+n]
-			start += n
-			args = args[:0]
-			for _, r := range chunk {
-				var prompt any
-				if r.Prompt != "" {
-					prompt = r.Prompt
-				}
-				args = append(args, r.ID, r.RequestID, r.KeyHash, r.KeyAlias, r.TeamID, r.UserID, r.EndUser,
-					r.Model, r.Deployment, r.BedrockModel, r.PromptTokens, r.CompletionTokens, r.CacheReadTokens, r.CacheWriteTokens,
-					r.Cost, s.t(r.StartTime), s.t(r.EndTime), r.Status, prompt)
+			if n, err := res.RowsAffected(); err != nil || n != int64(len(chunk)) {
+				return errSpendLogStored
 			}
-			res, err := s.querySpendInsert(ctx, tx, n, args)
+		}
+		return s.addSpend(ctx, tx, unique)
+	})
+	if !errors.Is(err, errSpendLogStored) {
+		if err != nil {
+			return 0, err
+		}
+		return len(unique), nil
+	}
+	var inserted []*SpendLog
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		inserted = inserted[:0]
+		for chunk := range spendChunks(unique) {
+			res, err := s.querySpendInsert(ctx, tx, len(chunk), s.spendArgs(chunk))
 			if err != nil {
 				return fmt.Errorf("insert spend logs: %w", err)
 			}
@@ -115,23 +141,8 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 					res.Close()
 					return fmt.Errorf("insert spend logs: %w", err)
 				}
-				r := byID[id]
-				if r == nil {
-					continue
-				}
-				inserted++
-				daily.add(r)
-				if r.Cost == 0 {
-					continue
-				}
-				if r.KeyHash != "" {
-					totals[[2]string{"api_keys", r.KeyHash}] += r.Cost
-				}
-				if r.TeamID != "" {
-					totals[[2]string{"teams", r.TeamID}] += r.Cost
-				}
-				if r.UserID != "" {
-					totals[[2]string{"users", r.UserID}] += r.Cost
+				if r := byID[id]; r != nil {
+					inserted = append(inserted, r)
 				}
 			}
 			res.Close()
@@ -139,20 +150,77 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 				return fmt.Errorf("insert spend logs: %w", err)
 			}
 		}
-		if err := s.addDaily(ctx, tx, daily); err != nil {
-			return err
-		}
-		for k, amount := range totals {
-			if _, err := tx.ExecContext(ctx, s.q("UPDATE "+k[0]+" SET spend = spend + ? WHERE "+idColumn[k[0]]+" = ?"), amount, k[1]); err != nil {
-				return fmt.Errorf("add spend: %w", err)
-			}
-		}
-		return nil
+		return s.addSpend(ctx, tx, inserted)
 	})
 	if err != nil {
 		return 0, err
 	}
-	return inserted, nil
+	return len(inserted), nil
+}
+
+// spendChunks cuts rows into INSERTs of the sizes prepared.
+func spendChunks(rows []*SpendLog) iter.Seq[[]*SpendLog] {
+	return func(yield func([]*SpendLog) bool) {
+		for start := 0; start < len(rows); {
+			n := spendInsertSizes[len(spendInsertSizes)-1]
+			for _, size := range spendInsertSizes {
+				if size <= len(rows)-start {
+					n = size
+					break
+				}
+			}
+			if !yield(rows[start : start+n]) {
+				return
+			}
+			start += n
+		}
+	}
+}
+
+// spendArgs are the INSERT's arguments for rows.
+func (s *sqlStore) spendArgs(rows []*SpendLog) []any {
+	args := make([]any, 0, len(rows)*19)
+	for _, r := range rows {
+		var prompt any
+		if r.Prompt != "" {
+			prompt = r.Prompt
+		}
+		args = append(args, r.ID, r.RequestID, r.KeyHash, r.KeyAlias, r.TeamID, r.UserID, r.EndUser,
+			r.Model, r.Deployment, r.BedrockModel, r.PromptTokens, r.CompletionTokens, r.CacheReadTokens, r.CacheWriteTokens,
+			r.Cost, s.t(r.StartTime), s.t(r.EndTime), r.Status, prompt)
+	}
+	return args
+}
+
+// addSpend adds the cost of newly stored rows to spend_daily and to their
+// key's, team's and user's spend.
+func (s *sqlStore) addSpend(ctx context.Context, tx *sql.Tx, rows []*SpendLog) error {
+	totals := map[[2]string]float64{}
+	daily := dailyTotals{}
+	for _, r := range rows {
+		daily.add(r)
+		if r.Cost == 0 {
+			continue
+		}
+		if r.KeyHash != "" {
+			totals[[2]string{"api_keys", r.KeyHash}] += r.Cost
+		}
+		if r.TeamID != "" {
+			totals[[2]string{"teams", r.TeamID}] += r.Cost
+		}
+		if r.UserID != "" {
+			totals[[2]string{"users", r.UserID}] += r.Cost
+		}
+	}
+	if err := s.addDaily(ctx, tx, daily); err != nil {
+		return err
+	}
+	for k, amount := range totals {
+		if _, err := tx.ExecContext(ctx, s.q("UPDATE "+k[0]+" SET spend = spend + ? WHERE "+idColumn[k[0]]+" = ?"), amount, k[1]); err != nil {
+			return fmt.Errorf("add spend: %w", err)
+		}
+	}
+	return nil
 }
 
 // dailyKey is one row of spend_daily.

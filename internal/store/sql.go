@@ -19,7 +19,7 @@ type sqlStore struct {
 	d          dialect
 	closeExtra func()
 
-	spendInserts map[int]*sql.Stmt // by row count; SQLite only, read-only once open
+	spendInserts map[spendInsertKey]*sql.Stmt // SQLite only, read-only once open
 }
 
 func (s *sqlStore) Driver() string { return s.d.name }

@@ -352,6 +352,41 @@ func TestSpendLogs(t *testing.T) {
 	})
 }
 
+// A batch written again with rows added to it (a write whose outcome was
+// unknown, then more rows queued behind it) stores and counts only the new
+// rows, in spend_daily as in the totals.
+func TestSpendLogsPartlyStored(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, ctx context.Context, s store.Store, _ string) {
+		if err := s.CreateKey(ctx, &store.Key{Token: "k1", KeyName: "sk-...k1"}); err != nil {
+			t.Fatal(err)
+		}
+		row := func(i int) store.SpendLog {
+			at := t0.Add(time.Duration(i) * time.Minute)
+			return store.SpendLog{ID: fmt.Sprintf("row-%d", i), RequestID: fmt.Sprintf("req-%d", i), KeyHash: "k1", Model: "claude",
+				PromptTokens: 10, Cost: 0.25, StartTime: at, EndTime: at, Status: "success"}
+		}
+		first := []store.SpendLog{row(0), row(1), row(2)}
+		if n, err := s.InsertSpendLogs(ctx, first); err != nil || n != 3 {
+			t.Fatalf("InsertSpendLogs: %d, %v", n, err)
+		}
+		again := []store.SpendLog{row(1), row(2), row(3), row(0), row(4)}
+		if n, err := s.InsertSpendLogs(ctx, again); err != nil || n != 2 {
+			t.Fatalf("InsertSpendLogs(3 stored, 2 new): %d, %v; want 2", n, err)
+		}
+		if k, _ := s.GetKey(ctx, "k1"); !near(k.Spend, 5*0.25) {
+			t.Fatalf("key spend %v, want %v", k.Spend, 5*0.25)
+		}
+		got, err := s.QuerySpendLogs(ctx, store.SpendFilter{KeyHash: "k1"})
+		if err != nil || len(got) != 5 {
+			t.Fatalf("QuerySpendLogs: %d rows, %v; want 5", len(got), err)
+		}
+		days, err := s.SpendReport(ctx, store.SpendReportFilter{})
+		if err != nil || len(days) != 1 || days[0].Requests != 5 || days[0].PromptTokens != 50 || !near(days[0].Spend, 5*0.25) {
+			t.Fatalf("SpendReport: %+v, %v; want one day of 5 requests, 50 prompt tokens, $1.25", days, err)
+		}
+	})
+}
+
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 func TestBudgetResets(t *testing.T) {
