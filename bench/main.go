@@ -56,6 +56,7 @@ type options struct {
 	skipThroughput bool
 	auth           bool
 	authOverhead   bool
+	databaseURL    string
 	instances      bool
 	lean           bool
 }
@@ -83,6 +84,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.skipThroughput, "latency-only", false, "skip the closed-loop rounds (needs -rate)")
 	fs.BoolVar(&o.auth, "auth", false, "turn Strata's authentication on (a master key, keys in SQLite) and send every request with a virtual key, so the key check and the accounting are measured too")
 	fs.BoolVar(&o.authOverhead, "auth-overhead", false, "measure only what keys and spend logging cost: two strata processes, one without keys and one with -auth's, under the same closed-loop load, alternating, -rounds times")
+	fs.StringVar(&o.databaseURL, "database-url", "", "under -auth-overhead, the database_url of the gateway with keys (a postgresql:// URL); default: the SQLite file in its directory")
 	fs.BoolVar(&o.instances, "instances", false, "measure what sharing limits costs: one gateway with limits in memory, one with limits in Redis, and two on one Redis and one SQLite file, with keys, under the same closed-loop load (split in half over the two), in rotating order, -rounds times; starts redis-server from PATH")
 	fs.BoolVar(&o.lean, "lean", false, "compare HTTP stacks: the bare net/http proxy, the same proxy on fasthttp (server and client) and on a net/http server with fasthttp's client, and Strata, under the same loads")
 	if err := fs.Parse(args); err != nil {

@@ -15,6 +15,7 @@ type overheadResults struct {
 	Commit    string        `json:"commit"`
 	GoVersion string        `json:"go_version"`
 	Conns     int           `json:"conns"`
+	Database  string        `json:"database"` // where the gateway with keys writes its spend logs: "sqlite" or "postgres"
 	DurationS float64       `json:"closed_loop_seconds"`
 	Machine   machine       `json:"machine"`
 	Rounds    []overheadRun `json:"rounds"`
@@ -35,13 +36,17 @@ type overheadRun struct {
 
 // runAuthOverhead starts two gateways in front of the same upstream, one
 // without a master key and one with a master key and spend logging in
-// SQLite, and puts the same closed-loop load on each in turn, the order
+// SQLite (or the PostgreSQL database -database-url names), and puts the same closed-loop load on each in turn, the order
 // alternating by round, so that both see the same machine.
 func runAuthOverhead(ctx context.Context, o options, root, tmp, bin, wrkBin string, up *process, upURL string) error {
 	const conns = 32
 	var res overheadResults
 	res.Start, res.Conns, res.DurationS = time.Now().UTC(), conns, o.duration.Seconds()
 	res.Commit, res.GoVersion = commitAndGo(root)
+	res.Database = "sqlite"
+	if o.databaseURL != "" {
+		res.Database = "postgres"
+	}
 	dirs := [2]string{filepath.Join(tmp, "plain"), filepath.Join(tmp, "keys")}
 	var st [2]*strataProcess
 	for i, dir := range dirs {
@@ -49,10 +54,14 @@ func runAuthOverhead(ctx context.Context, o options, root, tmp, bin, wrkBin stri
 			return err
 		}
 		env := o.strataEnv
+		cfg := strataConfig(upURL)
 		if i == 1 {
 			env = append(env[:len(env):len(env)], "STRATA_MASTER_KEY="+benchMasterKey)
+			if o.databaseURL != "" {
+				cfg += "general_settings:\n  database_url: " + o.databaseURL + "\n"
+			}
 		}
-		s, err := startStrata(bin, dir, upURL, o.strataArgs, env)
+		s, err := startStrataConfig(bin, dir, cfg, o.strataArgs, env)
 		if err != nil {
 			return err
 		}
@@ -141,7 +150,7 @@ func runAuthOverhead(ctx context.Context, o options, root, tmp, bin, wrkBin stri
 		cr = append(cr, r.KeysCPU1k/r.PlainCPU1k)
 	}
 	res.ThroughputRatio, res.CPURatio = median(tr), median(cr)
-	fmt.Printf("\nkeys and spend logging, %d rounds of %s at %d connections (medians of the per-round ratios):\n", o.rounds, o.duration, conns)
+	fmt.Printf("\nkeys and spend logging in %s, %d rounds of %s at %d connections (medians of the per-round ratios):\n", res.Database, o.rounds, o.duration, conns)
 	fmt.Printf("  throughput with keys / without: %.3f (%+.1f%%)\n", res.ThroughputRatio, (res.ThroughputRatio-1)*100)
 	fmt.Printf("  CPU per request with keys / without: %.3f (%+.1f%%)\n", res.CPURatio, (res.CPURatio-1)*100)
 	fmt.Printf("  machine: %d CPUs, %.2f cores busy on average, %.2f of them by other processes\n", res.Machine.CPUs, res.Machine.BusyCores, res.Machine.OthersCores)
