@@ -109,9 +109,11 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 	// stored is enough to know it. Only when a row was stored already
 	// (a batch written again) is the batch written once more, asking
 	// which rows are new; reading them back costs a step per row.
+	args := make([]any, 0, spendInsertSizes[0]*19)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for chunk := range spendChunks(unique) {
-			res, err := s.execSpendInsert(ctx, tx, len(chunk), s.spendArgs(chunk))
+			args = s.spendArgs(args, chunk)
+			res, err := s.execSpendInsert(ctx, tx, len(chunk), args)
 			if err != nil {
 				return fmt.Errorf("insert spend logs: %w", err)
 			}
@@ -131,7 +133,8 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		inserted = inserted[:0]
 		for chunk := range spendChunks(unique) {
-			res, err := s.querySpendInsert(ctx, tx, len(chunk), s.spendArgs(chunk))
+			args = s.spendArgs(args, chunk)
+			res, err := s.querySpendInsert(ctx, tx, len(chunk), args)
 			if err != nil {
 				return fmt.Errorf("insert spend logs: %w", err)
 			}
@@ -177,9 +180,9 @@ func spendChunks(rows []*SpendLog) iter.Seq[[]*SpendLog] {
 	}
 }
 
-// spendArgs are the INSERT's arguments for rows.
-func (s *sqlStore) spendArgs(rows []*SpendLog) []any {
-	args := make([]any, 0, len(rows)*19)
+// spendArgs appends the INSERT's arguments for rows to args[:0].
+func (s *sqlStore) spendArgs(args []any, rows []*SpendLog) []any {
+	args = args[:0]
 	for _, r := range rows {
 		var prompt any
 		if r.Prompt != "" {

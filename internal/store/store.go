@@ -81,8 +81,9 @@ type User struct {
 
 // SpendLog is one answered (or failed) request and what it cost.
 type SpendLog struct {
-	// ID identifies the row; the writer sets it so that a batch retried after
-	// an unknown outcome is stored (and counted) once. Empty = a fresh id.
+	// ID identifies the row with StartTime; the writer sets it so that a
+	// batch retried after an unknown outcome is stored (and counted) once.
+	// Empty = a fresh id.
 	ID               string
 	RequestID        string
 	KeyHash          string
