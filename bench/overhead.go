@@ -22,8 +22,11 @@ type overheadResults struct {
 	// Medians over the rounds of keys/plain.
 	ThroughputRatio float64 `json:"throughput_ratio"`
 	CPURatio        float64 `json:"cpu_per_request_ratio"`
-	// A CPU profile of the gateway with keys in the last round, when its spend log is largest (-profile).
-	CPUProfile string `json:"cpu_profile,omitempty"`
+	// CPU profiles of the gateway with keys in the last round, when its
+	// spend log is largest, and of the one without in the same round
+	// (-profile): go tool pprof -diff_base PLAIN KEYS shows what keys add.
+	CPUProfile      string `json:"cpu_profile,omitempty"`
+	PlainCPUProfile string `json:"plain_cpu_profile,omitempty"`
 }
 
 type overheadRun struct {
@@ -115,13 +118,18 @@ func runAuthOverhead(ctx context.Context, o options, root, tmp, bin, wrkBin stri
 		}
 		for _, i := range order {
 			var profDone chan error
-			if o.profile && i == 1 && round == o.rounds {
+			if o.profile && round == o.rounds {
 				profDone = make(chan error, 1)
-				res.CPUProfile = filepath.Join(outDir(root, o.out), res.Start.Format("20060102-150405")+"-auth-overhead-cpu.pprof")
+				path := filepath.Join(outDir(root, o.out), res.Start.Format("20060102-150405")+"-auth-overhead-cpu"+[2]string{"-plain", ""}[i]+".pprof")
+				if i == 0 {
+					res.PlainCPUProfile = path
+				} else {
+					res.CPUProfile = path
+				}
 				go func() {
 					time.Sleep(500 * time.Millisecond)
 					d := max(time.Second, o.duration-time.Second).Truncate(time.Second)
-					profDone <- st[1].cpuProfile(ctx, d, res.CPUProfile)
+					profDone <- st[i].cpuProfile(ctx, d, path)
 				}()
 			}
 			rps, cpu, err := load(i, o.duration)
