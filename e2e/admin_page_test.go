@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -291,6 +292,23 @@ func TestAdminPage(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`#requests-form input[name=model]`), "bedrock-claude"),
 		chromedp.Click(chromedp.CSS(`#requests-form button`)))
 	p.poll("the filter finds the request", `document.querySelector("#requests-pager .page-info").textContent.includes("(1 requests)")`)
+	p.do("filter by the key typed whole",
+		chromedp.SetValue(chromedp.CSS(`#requests-form input[name=api_key]`), plain),
+		chromedp.Click(chromedp.CSS(`#requests-form button`)))
+	p.poll("the page asks for the key's requests", `performance.getEntriesByType("resource").some((e) => e.name.includes("api_key="))`)
+	p.poll("the key filter finds the request", `document.querySelector("#requests-pager .page-info").textContent.includes("(1 requests)")`)
+	// The page asked by the key's hash: the key itself is in no URL it fetched.
+	urls := eval[[]string](p, `performance.getEntriesByType("resource").map((e) => e.name)`)
+	byToken := false
+	for _, u := range urls {
+		if strings.Contains(u, plain) || strings.Contains(u, url.QueryEscape(plain)) {
+			t.Fatalf("the page sent the key in a URL: %s", u)
+		}
+		byToken = byToken || strings.Contains(u, "api_key="+sha256Hex(plain))
+	}
+	if !byToken {
+		t.Fatalf("no request asked for the key's spend by its hash: %q", urls)
+	}
 	p.shoot("requests-1280")
 
 	// The models view now has the deployment's latency.

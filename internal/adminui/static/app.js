@@ -398,13 +398,29 @@ async function loadRequests() {
   );
   pagerText("#requests-pager", `Page ${res.page} of ${requestPage.pages} (${res.total} requests)`, requestPage.page > 1, requestPage.page < requestPage.pages);
 }
+// keyToken is the token (SHA-256, hex) the spend logs know a key by. A
+// typed key is hashed here, so that it never travels in a URL, where
+// proxies and access logs keep query strings.
+async function keyToken(value) {
+  if (!value.startsWith("sk-")) return value;
+  if (!crypto.subtle) {
+    throw new Error("This page cannot hash a key over plain HTTP on another host: filter by the key's token (its hash, shown when it was created and in /key/info), or open the page over HTTPS.");
+  }
+  const sum = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value));
+  return Array.from(new Uint8Array(sum), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 $("#requests-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const f = e.target.elements;
-  requestPage.filters = {};
-  for (const name of ["api_key", "team_id", "model", "status_filter", "start_date", "end_date"]) requestPage.filters[name] = f[name].value.trim();
-  requestPage.page = 1;
-  guard(loadRequests);
+  guard(async () => {
+    const filters = {};
+    for (const name of ["api_key", "team_id", "model", "status_filter", "start_date", "end_date"]) filters[name] = f[name].value.trim();
+    filters.api_key = await keyToken(filters.api_key);
+    requestPage.filters = filters;
+    requestPage.page = 1;
+    await loadRequests();
+  });
 });
 $("#requests-pager").addEventListener("click", (e) => {
   const dir = e.target.dataset && e.target.dataset.page;
