@@ -224,6 +224,9 @@ func ConverseFromChat(req *openai.ChatRequest, target *ChatTarget) (*ConverseCal
 	if req.User != "" {
 		dropped = append(dropped, Dropped{"user", "not sent to Bedrock"})
 	}
+	if d, ok := droppedNames(req.Messages); ok {
+		dropped = append(dropped, d)
+	}
 	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls {
 		dropped = append(dropped, Dropped{"parallel_tool_calls", "Converse has no switch to forbid parallel tool calls; the model may still call several tools in one turn"})
 	}
@@ -748,7 +751,32 @@ func toolResultCachePoint(blocks []bedrock.ContentBlock, m openai.Message, field
 
 func strPtr(s string) *string { return &s }
 
-// logDropped writes one log line per parameter that was not forwarded.
+// droppedNames reports the participant names of messages: Bedrock's
+// messages have a role and content only. A function message's name is
+// the function's, and a tool message's repeats its tool call's: both are
+// carried by the call ids, so they are not reported.
+func droppedNames(msgs []openai.Message) (Dropped, bool) {
+	first, n := -1, 0
+	for i, m := range msgs {
+		if m.Name == "" || m.Role == "function" || m.Role == "tool" {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		n++
+	}
+	if n == 0 {
+		return Dropped{}, false
+	}
+	reason := "Bedrock messages carry no participant name"
+	if n > 1 {
+		reason += fmt.Sprintf(" (%d messages have one)", n)
+	}
+	return Dropped{fmt.Sprintf("messages[%d].name", first), reason}, true
+}
+
+// LogDropped writes one log line per parameter that was not forwarded.
 func LogDropped(log *slog.Logger, dropped []Dropped) {
 	for _, d := range dropped {
 		log.Info("request parameter not sent to Bedrock", "param", d.Param, "reason", d.Reason)
