@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 )
 
 // MessagesRequest is a POST /v1/messages body. Raw keeps every key the
@@ -67,13 +68,18 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &blocks); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field == "" {
-			return &json.UnmarshalTypeError{Value: te.Value, Type: te.Type, Offset: te.Offset, Field: "content"}
+			// The value itself is neither a string nor a list: the
+			// decoder adds the field's path to a type error of Content.
+			return &json.UnmarshalTypeError{Value: te.Value, Type: reflect.TypeFor[Content](), Offset: te.Offset}
 		}
 		return err
 	}
 	*c = blocks
 	return nil
 }
+
+// Expected says what a type error of a Content expected.
+func (Content) Expected() string { return "a string or an array of content blocks" }
 
 // Text joins the text blocks.
 func (c Content) Text() string {

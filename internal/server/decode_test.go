@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-gateway/strata/internal/anthropic"
 	"github.com/strata-gateway/strata/internal/openai"
 )
 
@@ -32,6 +33,14 @@ func TestDecodeRefusesAndNamesTheValue(t *testing.T) {
 		{"stop", `{"model":"m","messages":[],"stop":{"a":1}}`, "stop", "stop: expected a string or an array of strings, got object"},
 		{"embedding input", `{"model":"m","input":["a",["b"]],"dimensions":"x"}`, "dimensions", "dimensions: expected a number, got string"},
 		{"embedding input type", `{"model":"m","input":{"text":"a"}}`, "input", "input: expected a string, an array of strings, or token ids, got object"},
+		{"anthropic content", `{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"},{"role":"assistant","content":5}]}`,
+			"messages[1].content", "messages[1].content: expected a string or an array of content blocks, got number"},
+		{"anthropic system", `{"model":"m","max_tokens":1,"system":{"a":1},"messages":[]}`,
+			"system", "system: expected a string or an array of content blocks, got object"},
+		{"anthropic tool result", `{"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":true}]}]}`,
+			"messages[0].content[0].content", "messages[0].content[0].content: expected a string or an array of content blocks, got bool"},
+		{"anthropic block", `{"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"text","text":5}]}]}`,
+			"messages[0].content[0].text", "messages[0].content[0].text: expected a string, got number"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,6 +48,8 @@ func TestDecodeRefusesAndNamesTheValue(t *testing.T) {
 			switch tc.name {
 			case "embedding input", "embedding input type":
 				v = &openai.EmbeddingRequest{}
+			case "anthropic content", "anthropic system", "anthropic tool result", "anthropic block":
+				v = &anthropic.MessagesRequest{}
 			default:
 				v = &openai.ChatRequest{}
 			}
