@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strconv"
 )
 
@@ -129,8 +130,11 @@ func (in *Input) UnmarshalJSON(b []byte) error {
 		*in = Input{Items: items}
 		return nil
 	}
-	return errors.New("input must be a string or an array of input items")
+	return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[Input]()}
 }
+
+// Expected says what an input value may be, for the error that names it.
+func (Input) Expected() string { return "a string or an array of input items" }
 
 // MarshalJSON writes the string or the items.
 func (in Input) MarshalJSON() ([]byte, error) {
@@ -331,8 +335,11 @@ func (c *ItemContent) UnmarshalJSON(b []byte) error {
 		*c = ItemContent{Parts: parts}
 		return nil
 	}
-	return errors.New("content must be a string or an array of content parts")
+	return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[ItemContent]()}
 }
+
+// Expected says what an item's content may be, for the error that names it.
+func (ItemContent) Expected() string { return "a string, an array of content parts, or null" }
 
 // MarshalJSON writes the string or the parts.
 func (c ItemContent) MarshalJSON() ([]byte, error) {

@@ -41,6 +41,9 @@ func TestDecodeRefusesAndNamesTheValue(t *testing.T) {
 			"messages[0].content[0].content", "messages[0].content[0].content: expected a string or an array of content blocks, got bool"},
 		{"anthropic block", `{"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"text","text":5}]}]}`,
 			"messages[0].content[0].text", "messages[0].content[0].text: expected a string, got number"},
+		{"responses input", `{"model":"m","input":5}`, "input", "input: expected a string or an array of input items, got number 5"},
+		{"responses content", `{"model":"m","input":[{"role":"user","content":"x"},{"type":"message","role":"user","content":{"x":1}}]}`,
+			"input[1].content", "input[1].content: expected a string, an array of content parts, or null, got object"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -48,6 +51,8 @@ func TestDecodeRefusesAndNamesTheValue(t *testing.T) {
 			switch tc.name {
 			case "embedding input", "embedding input type":
 				v = &openai.EmbeddingRequest{}
+			case "responses input", "responses content":
+				v = &openai.ResponsesRequest{}
 			case "anthropic content", "anthropic system", "anthropic tool result", "anthropic block":
 				v = &anthropic.MessagesRequest{}
 			default:
