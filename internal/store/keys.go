@@ -35,7 +35,11 @@ func (s *sqlStore) CreateKey(ctx context.Context, k *Key) error {
 	args := []any{k.Token, k.KeyName, nullString(k.Alias), nullString(k.TeamID), nullString(k.UserID)}
 	args = append(args, s.limitArgs(&k.Limits)...)
 	args = append(args, k.Spend, mapText(k.Metadata), listText(k.Tags), k.Blocked, s.tp(k.Expires), s.t(k.CreatedAt), s.t(k.UpdatedAt))
-	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO api_keys ("+keyColumns+") VALUES ("+placeholders(len(args))+")"), args...)
+	err := s.change(ctx, func(tx *sql.Tx) ([]string, error) {
+		// Announced too: a gateway may remember the token as unknown.
+		_, err := tx.ExecContext(ctx, s.q("INSERT INTO api_keys ("+keyColumns+") VALUES ("+placeholders(len(args))+")"), args...)
+		return []string{keyChange(k.Token)}, err
+	})
 	if isUniqueViolation(err) {
 		return fmt.Errorf("key: %w", ErrConflict)
 	}
@@ -52,26 +56,34 @@ func (s *sqlStore) GetKey(ctx context.Context, token string) (*Key, error) {
 
 func (s *sqlStore) UpdateKey(ctx context.Context, k *Key) error {
 	args := append(s.keyUpdateArgs(k), k.Token)
-	res, err := s.db.ExecContext(ctx, s.q("UPDATE api_keys SET "+assignments(keyUpdateColumns)+" WHERE token = ?"), args...)
+	err := s.change(ctx, func(tx *sql.Tx) ([]string, error) {
+		res, err := tx.ExecContext(ctx, s.q("UPDATE api_keys SET "+assignments(keyUpdateColumns)+" WHERE token = ?"), args...)
+		return []string{keyChange(k.Token)}, affectedOne(res, err, "key")
+	})
 	if isUniqueViolation(err) {
 		return fmt.Errorf("key alias: %w", ErrConflict)
 	}
-	return affectedOne(res, err, "key")
+	return err
 }
 
 func (s *sqlStore) DeleteKey(ctx context.Context, token string) error {
-	res, err := s.db.ExecContext(ctx, s.q("DELETE FROM api_keys WHERE token = ?"), token)
-	return affectedOne(res, err, "key")
+	return s.change(ctx, func(tx *sql.Tx) ([]string, error) {
+		res, err := tx.ExecContext(ctx, s.q("DELETE FROM api_keys WHERE token = ?"), token)
+		return []string{keyChange(token)}, affectedOne(res, err, "key")
+	})
 }
 
 func (s *sqlStore) RegenerateKey(ctx context.Context, oldToken string, k *Key) error {
 	args := append([]any{k.Token}, s.keyUpdateArgs(k)...)
 	args = append(args, oldToken)
-	res, err := s.db.ExecContext(ctx, s.q("UPDATE api_keys SET token = ?, "+assignments(keyUpdateColumns)+" WHERE token = ?"), args...)
+	err := s.change(ctx, func(tx *sql.Tx) ([]string, error) {
+		res, err := tx.ExecContext(ctx, s.q("UPDATE api_keys SET token = ?, "+assignments(keyUpdateColumns)+" WHERE token = ?"), args...)
+		return []string{keyChange(oldToken), keyChange(k.Token)}, affectedOne(res, err, "key")
+	})
 	if isUniqueViolation(err) {
 		return fmt.Errorf("key: %w", ErrConflict)
 	}
-	return affectedOne(res, err, "key")
+	return err
 }
 
 func (s *sqlStore) ListKeys(ctx context.Context, f KeyFilter) ([]*Key, int, error) {

@@ -45,19 +45,23 @@ func (s *sqlStore) UpdateTeam(ctx context.Context, t *Team) error {
 	args := []any{t.Alias}
 	args = append(args, s.limitArgs(&t.Limits)...)
 	args = append(args, mapText(t.Metadata), t.Blocked, s.t(t.UpdatedAt), t.TeamID)
-	res, err := s.db.ExecContext(ctx, s.q("UPDATE teams SET "+assignments(teamUpdateColumns)+" WHERE team_id = ?"), args...)
-	return affectedOne(res, err, "team "+t.TeamID)
+	return s.change(ctx, func(tx *sql.Tx) ([]string, error) {
+		res, err := tx.ExecContext(ctx, s.q("UPDATE teams SET "+assignments(teamUpdateColumns)+" WHERE team_id = ?"), args...)
+		return []string{teamChange(t.TeamID)}, affectedOne(res, err, "team "+t.TeamID)
+	})
 }
 
 func (s *sqlStore) DeleteTeam(ctx context.Context, id string) ([]string, error) {
 	var tokens []string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.change(ctx, func(tx *sql.Tx) ([]string, error) {
 		res, err := tx.ExecContext(ctx, s.q("DELETE FROM teams WHERE team_id = ?"), id)
 		if err := affectedOne(res, err, "team "+id); err != nil {
-			return err
+			return nil, err
 		}
-		tokens, err = s.deleteKeysWhere(ctx, tx, "team_id", id)
-		return err
+		if tokens, err = s.deleteKeysWhere(ctx, tx, "team_id", id); err != nil {
+			return nil, err
+		}
+		return append(keyChanges(tokens), teamChange(id)), nil
 	})
 	return tokens, err
 }

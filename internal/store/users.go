@@ -45,19 +45,23 @@ func (s *sqlStore) UpdateUser(ctx context.Context, u *User) error {
 	args := []any{u.Email, u.Role}
 	args = append(args, s.limitArgs(&u.Limits)...)
 	args = append(args, mapText(u.Metadata), s.t(u.UpdatedAt), u.UserID)
-	res, err := s.db.ExecContext(ctx, s.q("UPDATE users SET "+assignments(userUpdateColumns)+" WHERE user_id = ?"), args...)
-	return affectedOne(res, err, "user "+u.UserID)
+	return s.change(ctx, func(tx *sql.Tx) ([]string, error) {
+		res, err := tx.ExecContext(ctx, s.q("UPDATE users SET "+assignments(userUpdateColumns)+" WHERE user_id = ?"), args...)
+		return []string{userChange(u.UserID)}, affectedOne(res, err, "user "+u.UserID)
+	})
 }
 
 func (s *sqlStore) DeleteUser(ctx context.Context, id string) ([]string, error) {
 	var tokens []string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.change(ctx, func(tx *sql.Tx) ([]string, error) {
 		res, err := tx.ExecContext(ctx, s.q("DELETE FROM users WHERE user_id = ?"), id)
 		if err := affectedOne(res, err, "user "+id); err != nil {
-			return err
+			return nil, err
 		}
-		tokens, err = s.deleteKeysWhere(ctx, tx, "user_id", id)
-		return err
+		if tokens, err = s.deleteKeysWhere(ctx, tx, "user_id", id); err != nil {
+			return nil, err
+		}
+		return append(keyChanges(tokens), userChange(id)), nil
 	})
 	return tokens, err
 }
