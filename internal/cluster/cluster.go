@@ -1,9 +1,10 @@
 // Package cluster is what several gateways share through one Redis
 // server: the connection and whether it answers, and the messages they
 // send one another (key changes, cooldowns, the deployments' routing
-// figures). It keeps no limits' counts itself (internal/limits does) and
-// never decides a request: when Redis is down,
-// everything that uses it goes on with this process's own view.
+// figures); and the key changes they hear of through the PostgreSQL they
+// share, without Redis too (KeyListener). It keeps no limits' counts
+// itself (internal/limits does) and never decides a request: when Redis
+// is down, everything that uses it goes on with this process's own view.
 package cluster
 
 import (

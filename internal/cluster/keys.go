@@ -28,22 +28,27 @@ type sharedKeyCache struct {
 // change. After an outage, when messages may have been missed, local is
 // emptied.
 func (r *Redis) ShareKeyChanges(ctx context.Context, local KeyCache) KeyCache {
-	r.Subscribe(ctx, keysChannel, func(payload string) {
-		kind, id, ok := strings.Cut(payload, ":")
-		if !ok {
-			return
-		}
-		switch kind {
-		case "key":
-			local.InvalidateKey(id)
-		case "team":
-			local.InvalidateTeam(id)
-		case "user":
-			local.InvalidateUser(id)
-		}
-	})
+	r.Subscribe(ctx, keysChannel, func(payload string) { applyKeyChange(local, payload) })
 	r.OnRejoin(local.InvalidateAll)
 	return &sharedKeyCache{local: local, r: r}
+}
+
+// applyKeyChange drops from local what a message from another gateway
+// names, through Redis or PostgreSQL: "key:<token>", "team:<id>" or
+// "user:<id>". Any other message ("all", or one this version does not
+// know) empties local: a change is never ignored.
+func applyKeyChange(local KeyCache, payload string) {
+	kind, id, _ := strings.Cut(payload, ":")
+	switch kind {
+	case "key":
+		local.InvalidateKey(id)
+	case "team":
+		local.InvalidateTeam(id)
+	case "user":
+		local.InvalidateUser(id)
+	default:
+		local.InvalidateAll()
+	}
 }
 
 func (c *sharedKeyCache) publish(kind, id string) {
