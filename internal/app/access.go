@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/strata-gateway/strata/internal/auth"
 	"github.com/strata-gateway/strata/internal/cluster"
 	"github.com/strata-gateway/strata/internal/config"
@@ -65,19 +67,36 @@ type access struct {
 	store store.Store
 	auth  *auth.Authenticator
 	admin *keys.Service
+	// listener hears of the key changes other gateways make, on PostgreSQL.
+	listener     *cluster.KeyListener
+	stopListener func()
 }
 
 func (a *access) Close() {
-	if a != nil && a.store != nil {
+	if a == nil {
+		return
+	}
+	if a.stopListener != nil {
+		a.stopListener()
+	}
+	if a.store != nil {
 		a.store.Close()
 	}
+}
+
+// listening is the server's KeyListenerUp; nil when no listener runs.
+func (a *access) listening() func() bool {
+	if a == nil || a.listener == nil {
+		return nil
+	}
+	return a.listener.Listening
 }
 
 // openAccess opens the database and builds the key check when the config
 // sets a master key (or a database_url).
 // With shared, key changes made here reach the other gateways' caches,
-// and theirs this one's.
-func openAccess(ctx context.Context, cfg *config.Config, log *slog.Logger, shared *cluster.Redis) (*access, error) {
+// and theirs this one's; on PostgreSQL they do through the database too.
+func openAccess(ctx context.Context, cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, shared *cluster.Redis) (*access, error) {
 	master := cfg.Settings.MasterKey.Value()
 	if master == "" && cfg.Settings.DatabaseURL == "" {
 		return &access{}, nil
@@ -99,6 +118,19 @@ func openAccess(ctx context.Context, cfg *config.Config, log *slog.Logger, share
 		cache = shared.ShareKeyChanges(ctx, a.auth)
 	}
 	a.admin = keys.New(keys.Options{Store: st, Cache: cache, Logger: log})
+	if st.Driver() == "postgres" {
+		// The store announces every change it writes; this hears the
+		// other gateways' announcements (and this one's, harmlessly).
+		l, err := cluster.NewKeyListener(cluster.ListenOptions{DatabaseURL: url, Logger: log, Registerer: reg})
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("general_settings.database_url: %w", err)
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { l.Run(lctx, a.auth); close(done) }()
+		a.listener, a.stopListener = l, func() { cancel(); <-done }
+	}
 	log.Info("authentication on: every model and admin route needs the master key or a virtual key")
 	return a, nil
 }

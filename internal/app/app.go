@@ -179,7 +179,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 	if shared != nil {
 		defer shared.Close()
 	}
-	acc, err := openAccess(ctx, cfg, log, shared)
+	acc, err := openAccess(ctx, cfg, log, registry, shared)
 	if err != nil {
 		return err
 	}
@@ -241,6 +241,7 @@ func serve(ctx context.Context, cfg *config.Config, addr string, log *slog.Logge
 		TraceMessages: tracing.MessageLogging,
 		Reload:        reload,
 		RedisUp:       redisUp(shared),
+		KeyListenerUp: acc.listening(),
 	})
 	// Runs before the spend log's final flush: requests cut at the
 	// shutdown deadline get a last moment to end and queue their rows.

@@ -37,25 +37,41 @@ type healthReport struct {
 	HealthyCount   int              `json:"healthy_count"`
 	UnhealthyCount int              `json:"unhealthy_count"`
 	// Redis is the shared Redis server's state, when one is configured.
-	Redis *redisHealth `json:"redis,omitempty"`
+	Redis *linkHealth `json:"redis,omitempty"`
+	// KeyChanges is the PostgreSQL key changes listener's state, when
+	// keys live in PostgreSQL.
+	KeyChanges *linkHealth `json:"key_changes_listener,omitempty"`
 }
 
-// redisHealth says whether limits, key changes and cooldowns are shared
-// with the other gateways right now.
-type redisHealth struct {
+// linkHealth says whether a connection through which the gateways share
+// what they know (Redis, PostgreSQL's notifications) works right now, and
+// what that means.
+type linkHealth struct {
 	Status string `json:"status"` // "connected" or "unreachable"
 	Detail string `json:"detail"`
 }
 
 // redisState is the Redis part of /health; nil without Redis.
-func (s *Server) redisState() *redisHealth {
+func (s *Server) redisState() *linkHealth {
 	if s.redisUp == nil {
 		return nil
 	}
 	if s.redisUp() {
-		return &redisHealth{Status: "connected", Detail: "limits, key changes and cooldowns are shared with the other gateways"}
+		return &linkHealth{Status: "connected", Detail: "limits, key changes and cooldowns are shared with the other gateways"}
 	}
-	return &redisHealth{Status: "unreachable", Detail: "serving with this gateway's own limits until Redis answers again"}
+	return &linkHealth{Status: "unreachable", Detail: "serving with this gateway's own limits until Redis answers again"}
+}
+
+// keyListenerState is the key changes listener's part of /health; nil
+// when none runs.
+func (s *Server) keyListenerState() *linkHealth {
+	if s.keyListenerUp == nil {
+		return nil
+	}
+	if s.keyListenerUp() {
+		return &linkHealth{Status: "connected", Detail: "keys, teams and users changed through other gateways are dropped from the cache at once"}
+	}
+	return &linkHealth{Status: "unreachable", Detail: "connecting to PostgreSQL again; until then other gateways' key changes show here when the cached copy expires (user_api_key_cache_ttl)"}
 }
 
 // health reports every deployment as healthy or not, as LiteLLM's /health
@@ -87,6 +103,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	}
 	report.HealthyCount, report.UnhealthyCount = len(report.Healthy), len(report.Unhealthy)
 	report.Redis = s.redisState()
+	report.KeyChanges = s.keyListenerState()
 	writeJSON(w, http.StatusOK, report)
 	return nil
 }

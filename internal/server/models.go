@@ -52,6 +52,9 @@ func (s *Server) readiness(w http.ResponseWriter, r *http.Request) error {
 	if rs := s.redisState(); rs != nil {
 		answer["redis"] = rs.Status
 	}
+	if ks := s.keyListenerState(); ks != nil {
+		answer["key_changes_listener"] = ks.Status
+	}
 	writeJSON(w, http.StatusOK, answer)
 	return nil
 }

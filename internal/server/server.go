@@ -37,6 +37,10 @@ type Options struct {
 	// nil when none is configured. /health and /health/readiness show it;
 	// neither fails for it, as the gateway serves on its own meanwhile.
 	RedisUp func() bool
+	// KeyListenerUp says whether the gateway listens on PostgreSQL for the
+	// key changes other gateways make; nil when it does not (SQLite, no
+	// keys). /health and /health/readiness show it; neither fails for it.
+	KeyListenerUp func() bool
 	// Fetcher downloads images named by URL; nil means the defaults (public
 	// addresses only).
 	Fetcher *fetch.Fetcher
@@ -108,6 +112,8 @@ type Server struct {
 	metrics  *metrics.Metrics
 	gatherer prometheus.Gatherer
 	redisUp  func() bool
+	// keyListenerUp: see Options.KeyListenerUp.
+	keyListenerUp func() bool
 
 	limiter       *limits.Limiter
 	callerOf      func(ctx context.Context) Caller
@@ -140,6 +146,8 @@ func New(opts Options) *Server {
 		metrics:  opts.Metrics,
 		gatherer: opts.Gatherer,
 		redisUp:  opts.RedisUp,
+
+		keyListenerUp: opts.KeyListenerUp,
 
 		limiter:       opts.Limiter,
 		callerOf:      opts.CallerOf,
