@@ -211,3 +211,19 @@ func TestKeyListenerRefusesAURLItCannotRead(t *testing.T) {
 		t.Errorf("the error names the password: %v", err)
 	}
 }
+
+// A message names one key, team or user; any other (an id too long to be
+// named, or a kind this version does not know) empties the cache rather
+// than being ignored.
+func TestApplyKeyChange(t *testing.T) {
+	for payload, want := range map[string]string{
+		"key:abc": "key:abc", "team:t:1": "team:t:1", "user:u1": "user:u1",
+		store.KeyChangesAll: "all", "route:x": "all", "": "all",
+	} {
+		var local keyCache
+		applyKeyChange(&local, payload)
+		if len(local.events) != 1 || local.events[0] != want {
+			t.Errorf("%q: cache told %q, want %q", payload, local.events, want)
+		}
+	}
+}
