@@ -31,7 +31,9 @@ type Options struct {
 	}
 	// CacheTTL is how long a key read from the store is trusted before it is
 	// read again; 0 means DefaultCacheTTL. Changes made through this
-	// process invalidate at once; other instances' changes show within it.
+	// process invalidate at once; other instances' changes do when a
+	// message carries them (Redis, PostgreSQL's notifications), else show
+	// within it.
 	CacheTTL time.Duration
 	Logger   *slog.Logger
 	Now      func() time.Time
