@@ -112,19 +112,26 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if ce.Status >= 500 {
 		level = slog.LevelError
 	}
-	var limit *router.LimitError
-	if errors.As(err, &limit) {
-		w.Header().Set("Retry-After", router.RetryAfterSeconds(limit.RetryAfter()))
-	}
+	setLimitHeaders(w.Header(), err)
 	if noteRefusal(w, r, err) {
 		level = slog.LevelWarn
 	}
-	var rate *limits.Exceeded
-	if errors.As(err, &rate) {
-		rate.SetHeaders(w.Header())
-	}
 	log.Log(r.Context(), level, "request failed", "status", ce.Status, "error", err.Error())
 	writeJSON(w, ce.Status, ce.Body())
+}
+
+// setLimitHeaders says when a request refused for a limit may come back:
+// Retry-After, and the x-ratelimit-* headers where the limiter refused it.
+// Every surface sends them, whatever shape its error body takes.
+func setLimitHeaders(h http.Header, err error) {
+	var limit *router.LimitError
+	if errors.As(err, &limit) {
+		h.Set("Retry-After", router.RetryAfterSeconds(limit.RetryAfter()))
+	}
+	var rate *limits.Exceeded
+	if errors.As(err, &rate) {
+		rate.SetHeaders(h)
+	}
 }
 
 // writeJSON writes v as the whole answer: encoded first, so that the

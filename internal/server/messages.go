@@ -398,10 +398,7 @@ func writeAnthropicError(w http.ResponseWriter, r *http.Request, log *slog.Logge
 		level = slog.LevelWarn
 	}
 	log.Log(r.Context(), level, "request failed", "status", status, "error", err.Error())
-	var limit *router.LimitError
-	if errors.As(err, &limit) {
-		w.Header().Set("Retry-After", router.RetryAfterSeconds(limit.RetryAfter()))
-	}
+	setLimitHeaders(w.Header(), err)
 	writeJSON(w, status, body)
 }
 

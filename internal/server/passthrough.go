@@ -265,6 +265,7 @@ func writeBedrockError(w http.ResponseWriter, r *http.Request, log *slog.Logger,
 		level = slog.LevelWarn
 	}
 	log.Log(r.Context(), level, "request failed", "status", status, "error", err.Error())
+	setLimitHeaders(w.Header(), err)
 	w.Header().Set("X-Amzn-ErrorType", name)
 	writeJSON(w, status, map[string]string{"message": message})
 }
