@@ -98,8 +98,27 @@ func clientError(err error) *openai.Error {
 		Message: "internal error; see the gateway's log", Err: err}
 }
 
-// writeError is the one place an error becomes an HTTP answer.
+// errorShape is how one client surface writes an error: its status and
+// body (OpenAI's {"error":{...}}, Anthropic's, Bedrock's own for the AWS
+// SDKs), and any header of its own, set on h.
+type errorShape func(h http.Header, err error) (status int, body any)
+
+// openAIShape is the error shape of the OpenAI routes, and the default.
+func openAIShape(_ http.Header, err error) (int, any) {
+	ce := clientError(err)
+	return ce.Status, ce.Body()
+}
+
+// writeError writes an error on the OpenAI routes.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	writeShapedError(w, r, log, err, openAIShape)
+}
+
+// writeShapedError is the one place an error becomes an HTTP answer, in
+// the shape of the surface the request came to. What every surface does
+// alike is here: the record and log line, the client gone away, the
+// headers of a refusal.
+func writeShapedError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, shape errorShape) {
 	err = asShutdownCut(r, err)
 	recordFrom(r.Context()).err = err
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
@@ -107,17 +126,17 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.Info("client closed the request", "path", r.URL.Path)
 		return
 	}
-	ce := clientError(err)
+	status, body := shape(w.Header(), err)
 	level := slog.LevelInfo
-	if ce.Status >= 500 {
+	if status >= 500 {
 		level = slog.LevelError
 	}
 	setLimitHeaders(w.Header(), err)
 	if noteRefusal(w, r, err) {
 		level = slog.LevelWarn
 	}
-	log.Log(r.Context(), level, "request failed", "status", ce.Status, "error", err.Error())
-	writeJSON(w, ce.Status, ce.Body())
+	log.Log(r.Context(), level, "request failed", "status", status, "error", err.Error())
+	writeJSON(w, status, body)
 }
 
 // setLimitHeaders says when a request refused for a limit may come back:

@@ -371,35 +371,14 @@ func anthropicError(err error) (int, anthropic.ErrorBody) {
 	return anthropic.ErrorFor(status, ce.Message)
 }
 
-// handleAnthropic is handle for the Anthropic surface: the same handlers'
-// errors, written in Anthropic's shape and statuses.
-func (s *Server) handleAnthropic(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			writeAnthropicError(w, r, loggerFrom(r.Context(), s.log), err)
-		}
-	})
+// writeAnthropicError writes an error on the Anthropic surface, in
+// Anthropic's shape and statuses.
+func writeAnthropicError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	writeShapedError(w, r, log, err, anthropicShape)
 }
 
-// writeAnthropicError is writeError for the Anthropic surface.
-func writeAnthropicError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	err = asShutdownCut(r, err)
-	recordFrom(r.Context()).err = err
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
-		log.Info("client closed the request", "path", r.URL.Path)
-		return
-	}
-	status, body := anthropicError(err)
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelError
-	}
-	if noteRefusal(w, r, err) {
-		level = slog.LevelWarn
-	}
-	log.Log(r.Context(), level, "request failed", "status", status, "error", err.Error())
-	setLimitHeaders(w.Header(), err)
-	writeJSON(w, status, body)
+func anthropicShape(_ http.Header, err error) (int, any) {
+	return anthropicError(err)
 }
 
 // anthropicNotFound answers unknown paths under the Anthropic surface.

@@ -237,37 +237,17 @@ func bedrockError(status int, name, message string) *openai.Error {
 	return &openai.Error{Status: status, Code: name, Message: message}
 }
 
-// handleBedrock is handle for the pass-through: errors in Bedrock's shape
-// ({"message"} and the X-Amzn-ErrorType header), so the AWS SDKs raise
-// them as the exception they name.
-func (s *Server) handleBedrock(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			writeBedrockError(w, r, loggerFrom(r.Context(), s.log), err)
-		}
-	})
+// writeBedrockError writes an error on the pass-through in Bedrock's
+// shape ({"message"} and the X-Amzn-ErrorType header), so the AWS SDKs
+// raise it as the exception it names.
+func writeBedrockError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	writeShapedError(w, r, log, err, bedrockShape)
 }
 
-// writeBedrockError is writeError for the pass-through.
-func writeBedrockError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	err = asShutdownCut(r, err)
-	recordFrom(r.Context()).err = err
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
-		log.Info("client closed the request", "path", r.URL.Path)
-		return
-	}
+func bedrockShape(h http.Header, err error) (int, any) {
 	status, name, message := bedrockShaped(err)
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelError
-	}
-	if noteRefusal(w, r, err) {
-		level = slog.LevelWarn
-	}
-	log.Log(r.Context(), level, "request failed", "status", status, "error", err.Error())
-	setLimitHeaders(w.Header(), err)
-	w.Header().Set("X-Amzn-ErrorType", name)
-	writeJSON(w, status, map[string]string{"message": message})
+	h.Set("X-Amzn-ErrorType", name)
+	return status, map[string]string{"message": message}
 }
 
 // bedrockShaped names an error as a Bedrock exception.

@@ -326,7 +326,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // errorWriterFor is the error writer of the surface a path belongs to:
 // Anthropic's, Bedrock's (for the pass-through's AWS SDKs) or OpenAI's.
-func errorWriterFor(path string) func(http.ResponseWriter, *http.Request, *slog.Logger, error) {
+func errorWriterFor(path string) errorWriter {
 	switch {
 	case path == "/v1/messages" || strings.HasPrefix(path, "/v1/messages/"):
 		return writeAnthropicError
@@ -403,14 +403,31 @@ func recordFrom(ctx context.Context) *requestRecord {
 	return &requestRecord{}
 }
 
+// errorWriter answers a request with an error, in its surface's shape.
+type errorWriter func(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error)
+
 // handlerFunc is an endpoint: it writes its answer, or returns an error
 // for the one error writer.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (s *Server) handle(h handlerFunc) http.Handler {
+// handle serves an endpoint of the OpenAI routes.
+func (s *Server) handle(h handlerFunc) http.Handler { return s.handleWith(writeError, h) }
+
+// handleAnthropic serves an endpoint of the Anthropic surface.
+func (s *Server) handleAnthropic(h handlerFunc) http.Handler {
+	return s.handleWith(writeAnthropicError, h)
+}
+
+// handleBedrock serves an endpoint of the Bedrock pass-through.
+func (s *Server) handleBedrock(h handlerFunc) http.Handler {
+	return s.handleWith(writeBedrockError, h)
+}
+
+// handleWith serves h, its error written by the surface's error writer.
+func (s *Server) handleWith(writeErr errorWriter, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			writeError(w, r, loggerFrom(r.Context(), s.log), err)
+			writeErr(w, r, loggerFrom(r.Context(), s.log), err)
 		}
 	})
 }
