@@ -4,14 +4,11 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/strata-gateway/strata/internal/bedrock"
 	"github.com/strata-gateway/strata/internal/openai"
@@ -30,18 +27,14 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	rec := recordFrom(r.Context())
 	rec.model, rec.callType, rec.stream = req.Model, "chat", req.Stream
 	rec.gen.maxTokens, rec.gen.temperature, rec.gen.topP = cmp.Or(req.MaxCompletionTokens, req.MaxTokens), req.Temperature, req.TopP
-	route, err := routeOf(req.Model, req.Stream, req.Extra)
+	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
+	route, err := s.routeFor(w, r, log, req.Model, req.Stream, req.User, req.Extra)
 	if err != nil {
-		return err
-	}
-	if err := s.admit(w, r, req.User, &route); err != nil {
 		return err
 	}
 	if err := s.fetchRemoteImages(r.Context(), &req); err != nil {
 		return err
 	}
-	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
-	route.Logger = log
 	// Usage is always asked of a stream, for tpm and the metrics; the
 	// client sees it only if it asked too.
 	clientWantsUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
@@ -52,7 +45,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	rec.gen.responseID = id
 	var answer chatAnswer
 	var held *heldStream
-	call, tally, err := s.router.Do(r.Context(), route, func(ctx context.Context, c *router.Call) error {
+	call, err := s.dispatch(w, r, &route, func(ctx context.Context, c *router.Call) error {
 		d := c.Deployment
 		meta := translate.ResponseMeta{ID: id, Created: created, Model: d.BaseModel}
 		a, err := s.openChat(ctx, log.With("deployment", d.ID), d, &req, meta)
@@ -68,13 +61,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 		answer = a
 		return nil
 	})
-	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
-	setAttemptHeaders(w, tally)
 	if err != nil {
 		return err
 	}
-	rec.deployment = call.Deployment.ID
-	setServedHeaders(w, call)
 	log = log.With("deployment", call.Deployment.ID)
 	if answer.completion != nil {
 		usage := usageOf(answer.completion.Usage)
@@ -88,80 +77,6 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	defer answer.stream.Close()
 	held.tally.promptChars = promptChars(&req)
 	return s.relayChunks(w, r, log, held, call)
-}
-
-// routeOf reads a request's own routing keys, LiteLLM's: num_retries,
-// timeout and stream_timeout (seconds) and fallbacks (model names). They
-// steer the gateway and are never sent to Bedrock.
-func routeOf(model string, stream bool, extra map[string]json.RawMessage) (router.Request, error) {
-	route := router.Request{Model: model, Stream: stream}
-	if raw, ok := extra["num_retries"]; ok {
-		var n int
-		if err := json.Unmarshal(raw, &n); err != nil || n < 0 {
-			return route, openai.InvalidRequest("num_retries", "num_retries must be a whole number >= 0")
-		}
-		route.NumRetries = &n
-	}
-	for _, t := range []struct {
-		key  string
-		into *time.Duration
-	}{{"timeout", &route.Timeout}, {"stream_timeout", &route.StreamTimeout}} {
-		raw, ok := extra[t.key]
-		if !ok {
-			continue
-		}
-		var seconds float64
-		if err := json.Unmarshal(raw, &seconds); err != nil || seconds <= 0 {
-			return route, openai.InvalidRequest(t.key, "%s must be a number of seconds > 0", t.key)
-		}
-		*t.into = time.Duration(seconds * float64(time.Second))
-	}
-	if raw, ok := extra["fallbacks"]; ok && string(raw) != "null" {
-		// An empty list is kept as such: it turns the configured fallbacks off.
-		route.Fallbacks = []string{}
-		if err := json.Unmarshal(raw, &route.Fallbacks); err != nil {
-			return route, openai.InvalidRequest("fallbacks", "fallbacks must be a list of model names")
-		}
-	}
-	return route, nil
-}
-
-// routed runs try through the router for a whole-answer endpoint
-// (embeddings, images) and keeps the request's log record and headers.
-func (s *Server) routed(w http.ResponseWriter, r *http.Request, model, endUser string, extra map[string]json.RawMessage, try router.AttemptFunc) (*router.Call, error) {
-	rec := recordFrom(r.Context())
-	rec.model = model
-	route, err := routeOf(model, false, extra)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.admit(w, r, endUser, &route); err != nil {
-		return nil, err
-	}
-	route.Logger = loggerFrom(r.Context(), s.log).With("model", model)
-	route.Operation = operationOf(rec.callType)
-	call, tally, err := s.router.Do(r.Context(), route, try)
-	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
-	setAttemptHeaders(w, tally)
-	if err != nil {
-		return nil, err
-	}
-	rec.deployment = call.Deployment.ID
-	setServedHeaders(w, call)
-	return call, nil
-}
-
-// setServedHeaders says which deployment answered: the model name (a
-// fallback's, if one served), the deployment and its Bedrock model id.
-func setServedHeaders(w http.ResponseWriter, call *router.Call) {
-	setHeader(w, "X-Strata-Model-Group", call.Model)
-	setHeader(w, "X-Strata-Deployment", call.Deployment.ID)
-	setHeader(w, "X-Strata-Model-Id", call.Deployment.ModelID)
-}
-
-func setAttemptHeaders(w http.ResponseWriter, tally router.Tally) {
-	setHeader(w, "X-Strata-Attempted-Retries", strconv.Itoa(tally.Retries))
-	setHeader(w, "X-Strata-Attempted-Fallbacks", strconv.Itoa(tally.Fallbacks))
 }
 
 func usageOf(u *openai.Usage) router.Usage {

@@ -36,23 +36,19 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) error {
 	rec := recordFrom(r.Context())
 	rec.model, rec.callType, rec.stream = req.Model, "messages", req.Stream
 	rec.gen.maxTokens, rec.gen.temperature, rec.gen.topP = &req.MaxTokens, req.Temperature, req.TopP
-	route, err := routeOf(req.Model, req.Stream, req.Raw)
+	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
+	route, err := s.routeFor(w, r, log, req.Model, req.Stream, metadataUser(req.Metadata), req.Raw)
 	if err != nil {
-		return err
-	}
-	if err := s.admit(w, r, metadataUser(req.Metadata), &route); err != nil {
 		return err
 	}
 	fetched, err := s.fetchMessageSources(r.Context(), &req)
 	if err != nil {
 		return err
 	}
-	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
-	route.Logger = log
 	betas := anthropicBetas(r.Header)
 	var answer messagesAnswer
 	var held *heldEvents
-	call, tally, err := s.router.Do(r.Context(), route, func(ctx context.Context, c *router.Call) error {
+	call, err := s.dispatch(w, r, &route, func(ctx context.Context, c *router.Call) error {
 		d := c.Deployment
 		a, err := s.openMessages(ctx, log.With("deployment", d.ID), d, &req, betas, fetched)
 		if err != nil {
@@ -67,13 +63,9 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) error {
 		answer = a
 		return nil
 	})
-	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
-	setAttemptHeaders(w, tally)
 	if err != nil {
 		return err
 	}
-	rec.deployment = call.Deployment.ID
-	setServedHeaders(w, call)
 	log = log.With("deployment", call.Deployment.ID)
 	if answer.stream == nil {
 		rec.usage = routerUsage(answer.usage)

@@ -55,7 +55,7 @@ func (s *Server) passthrough(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var resp *http.Response
-	call, tally, err := s.router.Do(r.Context(), route, func(ctx context.Context, c *router.Call) error {
+	call, err := s.dispatch(w, r, &route, func(ctx context.Context, c *router.Call) error {
 		d := c.Deployment
 		res, err := d.Client.Forward(ctx, d.ModelID, operation, r.Header, body)
 		if err != nil {
@@ -68,8 +68,6 @@ func (s *Server) passthrough(w http.ResponseWriter, r *http.Request) error {
 		c.FirstToken()
 		return nil
 	})
-	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
-	setAttemptHeaders(w, tally)
 	if err != nil {
 		var ua *upstreamAnswer
 		if errors.As(err, &ua) {
@@ -83,8 +81,6 @@ func (s *Server) passthrough(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer resp.Body.Close()
-	rec.deployment = call.Deployment.ID
-	setServedHeaders(w, call)
 	copyAnswerHeaders(w.Header(), resp.Header)
 	if !stream {
 		raw, err := io.ReadAll(resp.Body)

@@ -55,13 +55,9 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 	if len(call.DroppedTools) > 0 {
 		w.Header().Set(droppedToolsHeader, strings.Join(call.DroppedTools, ", "))
 	}
-	route, err := routeOf(req.Model, req.Stream, req.Extra)
-	if err != nil {
-		return err
-	}
-	route.Logger = log
 	chat := call.Chat
-	if err := s.admit(w, r, chat.User, &route); err != nil {
+	route, err := s.routeFor(w, r, log, req.Model, req.Stream, chat.User, req.Extra)
+	if err != nil {
 		return err
 	}
 	if err := s.fetchRemoteImages(r.Context(), chat); err != nil {
@@ -78,7 +74,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 	var answer chatAnswer
 	var held *heldResponse
 	var resp *openai.Response
-	routed, tally, err := s.router.Do(r.Context(), route, func(ctx context.Context, c *router.Call) error {
+	routed, err := s.dispatch(w, r, &route, func(ctx context.Context, c *router.Call) error {
 		d := c.Deployment
 		meta := translate.ResponseMeta{ID: id, Created: created, Model: d.BaseModel}
 		a, err := s.openChat(ctx, log.With("deployment", d.ID), d, chat, meta)
@@ -96,13 +92,9 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 		answer = a
 		return nil
 	})
-	rec.retries, rec.fallbacks = tally.Retries, tally.Fallbacks
-	setAttemptHeaders(w, tally)
 	if err != nil {
 		return err
 	}
-	rec.deployment = routed.Deployment.ID
-	setServedHeaders(w, routed)
 	log = log.With("deployment", routed.Deployment.ID, "response_id", id)
 	if answer.completion != nil {
 		translate.ResponseFromChat(answer.completion, resp, call.Answer, s.now().Unix())
