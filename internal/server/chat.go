@@ -66,10 +66,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	}
 	log = log.With("deployment", call.Deployment.ID)
 	if answer.completion != nil {
-		usage := usageOf(answer.completion.Usage)
-		rec.usage = usage
-		call.Finish(usage, nil)
-		s.priced(w, rec, call, completionSpend(answer.completion))
+		s.finish(w, rec, call, usageOf(answer.completion.Usage), completionSpend(answer.completion), nil)
 		s.noteCompletion(rec, answer.completion)
 		writeJSON(w, http.StatusOK, answer.completion)
 		return nil

@@ -37,11 +37,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	usage := router.Usage{InputTokens: resp.Usage.PromptTokens}
-	rec := recordFrom(r.Context())
-	rec.usage = usage
-	call.Finish(usage, nil)
-	s.priced(w, rec, call, spend.Usage{InputTokens: resp.Usage.PromptTokens})
+	s.finish(w, recordFrom(r.Context()), call, router.Usage{InputTokens: resp.Usage.PromptTokens}, spend.Usage{InputTokens: resp.Usage.PromptTokens}, nil)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

@@ -46,8 +46,7 @@ func (s *Server) imageGenerations(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	call.Finish(router.Usage{}, nil)
-	s.priced(w, recordFrom(r.Context()), call, spend.Usage{OutputImages: len(images)})
+	s.finish(w, recordFrom(r.Context()), call, router.Usage{}, spend.Usage{OutputImages: len(images)}, nil)
 	writeJSON(w, http.StatusOK, translate.ImagesResponse(images, s.now().Unix()))
 	return nil
 }

@@ -68,9 +68,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) error {
 	}
 	log = log.With("deployment", call.Deployment.ID)
 	if answer.stream == nil {
-		rec.usage = routerUsage(answer.usage)
-		call.Finish(rec.usage, nil)
-		s.priced(w, rec, call, spendUsage(answer.usage))
+		s.finish(w, rec, call, routerUsage(answer.usage), spendUsage(answer.usage), nil)
 		s.noteMessage(rec, answer.whole)
 		writeRawJSON(w, http.StatusOK, answer.whole)
 		return nil

@@ -140,9 +140,7 @@ func (s *Server) passthrough(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) finishPassthrough(w http.ResponseWriter, rec *requestRecord, call *router.Call, tap *bedrock.UsageTap, err error) {
 	u := spend.Usage{InputTokens: tap.Input + tap.CacheRead + tap.CacheWrite, OutputTokens: tap.Output,
 		CacheReadTokens: tap.CacheRead, CacheWriteTokens: tap.CacheWrite}
-	rec.usage = router.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens}
-	call.Finish(rec.usage, err)
-	s.priced(w, rec, call, u)
+	s.finish(w, rec, call, router.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens}, u, err)
 }
 
 func headerInt(h http.Header, name string) int {

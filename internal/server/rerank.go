@@ -44,9 +44,7 @@ func (s *Server) rerank(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rec := recordFrom(r.Context())
-	call.Finish(router.Usage{}, nil)
-	s.priced(w, rec, call, spend.Usage{Queries: resp.Meta.BilledUnits.SearchUnits})
+	s.finish(w, recordFrom(r.Context()), call, router.Usage{}, spend.Usage{Queries: resp.Meta.BilledUnits.SearchUnits}, nil)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

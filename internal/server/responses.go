@@ -98,10 +98,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 	log = log.With("deployment", routed.Deployment.ID, "response_id", id)
 	if answer.completion != nil {
 		translate.ResponseFromChat(answer.completion, resp, call.Answer, s.now().Unix())
-		usage := usageOf(answer.completion.Usage)
-		rec.usage = usage
-		routed.Finish(usage, nil)
-		s.priced(w, rec, routed, completionSpend(answer.completion))
+		s.finish(w, rec, routed, usageOf(answer.completion.Usage), completionSpend(answer.completion), nil)
 		s.noteCompletion(rec, answer.completion)
 		if keep {
 			s.keepResponse(r.Context(), log, owner, &req, call, resp)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/strata-gateway/strata/internal/openai"
 	"github.com/strata-gateway/strata/internal/router"
+	"github.com/strata-gateway/strata/internal/spend"
 )
 
 // A model request, whatever its surface, goes the same way once its body
@@ -94,6 +95,16 @@ func (s *Server) routed(w http.ResponseWriter, r *http.Request, model, endUser s
 	}
 	route.Operation = operationOf(rec.callType)
 	return s.dispatch(w, r, &route, try)
+}
+
+// finish ends a served call with what it used: the router learns the
+// tokens Bedrock reported (used) and err, if the answer broke off after it
+// started; the request's record and the answer's cost header learn what
+// it cost (u).
+func (s *Server) finish(w http.ResponseWriter, rec *requestRecord, call *router.Call, used router.Usage, u spend.Usage, err error) {
+	rec.usage = used
+	call.Finish(used, err)
+	s.priced(w, rec, call, u)
 }
 
 // setServedHeaders says which deployment answered: the model name (a
