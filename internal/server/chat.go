@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -269,57 +268,30 @@ func carriesToken(c *openai.ChatChunk) bool {
 		d.ReasoningContent != nil && *d.ReasoningContent != "" || len(d.ThinkingBlocks) > 0
 }
 
-// relayChunks writes a streamed answer as server-sent events. What is
-// written is flushed whenever the stream is about to wait for Bedrock, so
-// no event waits for a later one; the headers and the held events go out
-// in the first write. Failures after the headers went out become an SSE
-// error event; the call is finished either way.
+// relayChunks writes a streamed chat answer as data events, ending with
+// [DONE]; a failure after the headers went out becomes an error event.
 func (s *Server) relayChunks(w http.ResponseWriter, r *http.Request, log *slog.Logger, stream *heldStream, call *router.Call) error {
-	rec := recordFrom(r.Context())
-	sse := newSSEWriter(w)
-	w.Header().Set("Trailer", costHeader)
-	sse.start()
-	for _, ev := range stream.held {
-		_ = sse.put(ev)
-	}
-	stream.BeforeWait(sse.flush)
+	relay := s.startRelay(w, r, log, call, stream.held, stream)
 	emit := func(c *openai.ChatChunk) error {
 		if !stream.forClient(c) {
 			return nil
 		}
-		return sse.chunk(c)
+		return relay.chunk(c)
 	}
-	for {
-		err := io.EOF
-		if !stream.ended {
-			err = stream.Next(emit)
-		}
-		if err == nil {
-			call.Touch()
-			continue
-		}
-		rec.usage = stream.usage
-		u, estimated := stream.tally.final()
-		s.priced(w, rec, call, u)
-		rec.estimated = estimated
-		s.noteStreamEnd(rec, &stream.tally)
-		if err == io.EOF {
-			call.Finish(stream.usage, nil)
-			return sse.done()
-		}
-		err = asShutdownCut(r, call.Err(err))
-		rec.err = err
-		call.Finish(stream.usage, err)
-		if sse.failed() || r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
-			// The client is gone; closing the stream cancels Bedrock.
-			logClientGone(log, sse, err)
-			return nil
-		}
-		ce := clientError(err)
-		logStreamFailed(log, ce.Status, err)
-		sse.error(ce)
-		return nil
+	err := relay.pump(stream.ended, func() error { return stream.Next(emit) })
+	u, estimated := stream.tally.final()
+	relay.rec.estimated = estimated
+	s.noteStreamEnd(relay.rec, &stream.tally)
+	failure, gone := relay.end(err, stream.usage, u)
+	if failure == nil {
+		return relay.done()
 	}
+	if !gone {
+		ce := clientError(failure)
+		logStreamFailed(log, ce.Status, failure)
+		relay.error(ce)
+	}
+	return nil
 }
 
 func jsonTypeName(kind string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -238,54 +237,29 @@ func appendAnthropicEvent(b []byte, ev anthropic.Event) []byte {
 	return append(b, '\n', '\n')
 }
 
-// relayEvents writes a streamed answer as Anthropic's named events,
-// flushing whenever the stream waits for Bedrock. A failure after the
-// headers went out becomes an error event.
+// relayEvents writes a streamed answer as Anthropic's named events; a
+// failure after the headers went out becomes an error event.
 func (s *Server) relayEvents(w http.ResponseWriter, r *http.Request, log *slog.Logger, stream *heldEvents, call *router.Call) error {
-	rec := recordFrom(r.Context())
-	sse := newSSEWriter(w)
-	w.Header().Set("Trailer", costHeader)
-	sse.start()
-	for _, ev := range stream.held {
-		_ = sse.put(ev)
-	}
-	stream.BeforeWait(sse.flush)
+	relay := s.startRelay(w, r, log, call, stream.held, stream)
 	var line []byte
 	emit := func(ev anthropic.Event) error {
 		stream.tally.see(ev)
 		line = appendAnthropicEvent(line[:0], ev)
-		return sse.put(line)
+		return relay.put(line)
 	}
-	for {
-		err := io.EOF
-		if !stream.ended {
-			err = stream.Next(emit)
-		}
-		if err == nil {
-			call.Touch()
-			continue
-		}
-		rec.usage = routerUsage(stream.Usage())
-		s.priced(w, rec, call, spendUsage(stream.Usage()))
-		noteMessageStream(rec, stream.tally)
-		if err == io.EOF {
-			call.Finish(rec.usage, nil)
-			return nil
-		}
-		err = asShutdownCut(r, call.Err(err))
-		rec.err = err
-		call.Finish(rec.usage, err)
-		if sse.failed() || r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
-			logClientGone(log, sse, err)
-			return nil
-		}
-		status, body := anthropicError(err)
-		logStreamFailed(log, status, err)
-		data, _ := json.Marshal(body)
-		_ = sse.put(appendAnthropicEvent(nil, anthropic.Event{Type: anthropic.EventError, Data: data}))
-		sse.flush()
+	err := relay.pump(stream.ended, func() error { return stream.Next(emit) })
+	noteMessageStream(relay.rec, stream.tally)
+	usage := stream.Usage()
+	failure, gone := relay.end(err, routerUsage(usage), spendUsage(usage))
+	if failure == nil || gone {
 		return nil
 	}
+	status, body := anthropicError(failure)
+	logStreamFailed(log, status, failure)
+	data, _ := json.Marshal(body)
+	_ = relay.put(appendAnthropicEvent(nil, anthropic.Event{Type: anthropic.EventError, Data: data}))
+	relay.flush()
+	return nil
 }
 
 // fetchMessageSources downloads the images and documents a request names

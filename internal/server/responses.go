@@ -247,65 +247,41 @@ func appendEvent(b []byte, ev *openai.ResponseEvent) ([]byte, error) {
 	return append(b, '\n', '\n'), err
 }
 
-// relayResponse writes a streamed response as server-sent events, flushed
-// whenever the stream waits for Bedrock. The call is finished either way;
-// a failure after the headers went out ends the stream with an error
-// event and response.failed.
+// relayResponse writes a streamed response as the Responses API's named
+// events. A failure after the headers went out ends the stream with an
+// error event and response.failed; the response is marked failed even
+// when its client is gone.
 func (s *Server) relayResponse(w http.ResponseWriter, r *http.Request, log *slog.Logger, stream *heldResponse, call *router.Call) {
-	rec := recordFrom(r.Context())
-	sse := newSSEWriter(w)
-	w.Header().Set("Trailer", costHeader)
-	sse.start()
-	for _, ev := range stream.held {
-		_ = sse.put(ev)
-	}
-	stream.BeforeWait(sse.flush)
+	relay := s.startRelay(w, r, log, call, stream.held, stream)
 	var line []byte
 	emit := func(ev *openai.ResponseEvent) error {
 		var err error
 		if line, err = appendEvent(line[:0], ev); err != nil {
 			return err
 		}
-		return sse.put(line)
+		return relay.put(line)
 	}
 	chunk := func(c *openai.ChatChunk) error {
 		stream.note(c)
 		return stream.tr.Chunk(c, emit)
 	}
-	for {
-		err := io.EOF
-		if !stream.ended {
-			err = stream.Next(chunk)
-		}
-		if err == nil {
-			call.Touch()
-			continue
-		}
-		rec.usage = stream.usage
-		u, estimated := stream.tally.final()
-		s.priced(w, rec, call, u)
-		rec.estimated = estimated
-		s.noteStreamEnd(rec, &stream.tally)
-		if err == io.EOF {
-			call.Finish(stream.usage, nil)
-			_ = stream.tr.Finish(s.now().Unix(), emit)
-			return
-		}
-		err = asShutdownCut(r, call.Err(err))
-		rec.err = err
-		call.Finish(stream.usage, err)
-		ce := clientError(err)
-		if sse.failed() || r.Context().Err() != nil && !errors.Is(err, ErrShuttingDown) {
-			// The client is gone; the response is still marked failed.
-			logClientGone(log, sse, err)
-			_ = stream.tr.Fail(ce, func(*openai.ResponseEvent) error { return nil })
-			return
-		}
-		logStreamFailed(log, ce.Status, err)
-		_ = stream.tr.Fail(ce, emit)
-		sse.flush()
+	err := relay.pump(stream.ended, func() error { return stream.Next(chunk) })
+	u, estimated := stream.tally.final()
+	relay.rec.estimated = estimated
+	s.noteStreamEnd(relay.rec, &stream.tally)
+	failure, gone := relay.end(err, stream.usage, u)
+	if failure == nil {
+		_ = stream.tr.Finish(s.now().Unix(), emit)
 		return
 	}
+	ce := clientError(failure)
+	if gone {
+		_ = stream.tr.Fail(ce, func(*openai.ResponseEvent) error { return nil })
+		return
+	}
+	logStreamFailed(log, ce.Status, failure)
+	_ = stream.tr.Fail(ce, emit)
+	relay.flush()
 }
 
 func (s *Server) getResponse(w http.ResponseWriter, r *http.Request) error {

@@ -25,11 +25,11 @@ type sseWriter struct {
 	err   error
 }
 
-func newSSEWriter(w http.ResponseWriter) *sseWriter {
-	s := &sseWriter{w: w, rc: http.NewResponseController(w)}
+// init sets s to write to w.
+func (s *sseWriter) init(w http.ResponseWriter) {
+	s.w, s.rc = w, http.NewResponseController(w)
 	s.enc = json.NewEncoder(&s.buf)
 	s.enc.SetEscapeHTML(false)
-	return s
 }
 
 func (s *sseWriter) start() {
