@@ -17,16 +17,11 @@ import (
 
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) error {
 	var req openai.ChatRequest
-	if err := s.decodeBody(w, r, &req); err != nil {
+	if err := s.readModelRequest(w, r, &req, &req.Model); err != nil {
 		return err
 	}
-	if err := s.admitModel(r.Context(), req.Model); err != nil {
-		return err
-	}
-	rec := recordFrom(r.Context())
-	rec.model, rec.callType, rec.stream = req.Model, "chat", req.Stream
+	rec, log := s.beginModel(r, req.Model, "chat", req.Stream)
 	rec.gen.maxTokens, rec.gen.temperature, rec.gen.topP = cmp.Or(req.MaxCompletionTokens, req.MaxTokens), req.Temperature, req.TopP
-	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
 	route, err := s.routeFor(w, r, log, req.Model, req.Stream, req.User, req.Extra)
 	if err != nil {
 		return err

@@ -15,10 +15,7 @@ import (
 // Converse translation for other models.
 func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) error {
 	var req anthropic.MessagesRequest
-	if err := s.decodeBody(w, r, &req); err != nil {
-		return err
-	}
-	if err := s.admitModel(r.Context(), req.Model); err != nil {
+	if err := s.readModelRequest(w, r, &req, &req.Model); err != nil {
 		return err
 	}
 	if req.MaxTokens == 0 {

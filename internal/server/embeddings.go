@@ -19,10 +19,7 @@ const maxParallelEmbedCalls = 8
 
 func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) error {
 	var req openai.EmbeddingRequest
-	if err := s.decodeBody(w, r, &req); err != nil {
-		return err
-	}
-	if err := s.admitModel(r.Context(), req.Model); err != nil {
+	if err := s.readModelRequest(w, r, &req, &req.Model); err != nil {
 		return err
 	}
 	recordFrom(r.Context()).callType = "embeddings"

@@ -18,10 +18,7 @@ const maxParallelImageCalls = 4
 
 func (s *Server) imageGenerations(w http.ResponseWriter, r *http.Request) error {
 	var req openai.ImageRequest
-	if err := s.decodeBody(w, r, &req); err != nil {
-		return err
-	}
-	if err := s.admitModel(r.Context(), req.Model); err != nil {
+	if err := s.readModelRequest(w, r, &req, &req.Model); err != nil {
 		return err
 	}
 	log := loggerFrom(r.Context(), s.log).With("model", req.Model)

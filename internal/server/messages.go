@@ -26,16 +26,11 @@ import (
 // chat endpoint's.
 func (s *Server) messages(w http.ResponseWriter, r *http.Request) error {
 	var req anthropic.MessagesRequest
-	if err := s.decodeBody(w, r, &req); err != nil {
+	if err := s.readModelRequest(w, r, &req, &req.Model); err != nil {
 		return err
 	}
-	if err := s.admitModel(r.Context(), req.Model); err != nil {
-		return err
-	}
-	rec := recordFrom(r.Context())
-	rec.model, rec.callType, rec.stream = req.Model, "messages", req.Stream
+	rec, log := s.beginModel(r, req.Model, "messages", req.Stream)
 	rec.gen.maxTokens, rec.gen.temperature, rec.gen.topP = &req.MaxTokens, req.Temperature, req.TopP
-	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
 	route, err := s.routeFor(w, r, log, req.Model, req.Stream, metadataUser(req.Metadata), req.Raw)
 	if err != nil {
 		return err

@@ -32,16 +32,11 @@ func newItemID(prefix string) string { return prefix + "_" + rand.Text() }
 
 func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) error {
 	var req openai.ResponsesRequest
-	if err := s.decodeBody(w, r, &req); err != nil {
+	if err := s.readModelRequest(w, r, &req, &req.Model); err != nil {
 		return err
 	}
-	if err := s.admitModel(r.Context(), req.Model); err != nil {
-		return err
-	}
-	rec := recordFrom(r.Context())
-	rec.model, rec.callType, rec.stream = req.Model, "responses", req.Stream
+	rec, log := s.beginModel(r, req.Model, "responses", req.Stream)
 	rec.gen.maxTokens, rec.gen.temperature, rec.gen.topP = req.MaxOutputTokens, req.Temperature, req.TopP
-	log := loggerFrom(r.Context(), s.log).With("model", req.Model)
 	owner := ownerOf(r.Context())
 	history, err := s.responseHistory(r.Context(), owner, req.PreviousResponseID)
 	if err != nil {

@@ -19,6 +19,24 @@ import (
 // through. What differs by surface (the body, the answer, the error's
 // shape) stays with each endpoint.
 
+// readModelRequest decodes a model request's body into v, then checks
+// that the caller may use the model it names (*model, once decoded).
+func (s *Server) readModelRequest(w http.ResponseWriter, r *http.Request, v any, model *string) error {
+	if err := s.decodeBody(w, r, v); err != nil {
+		return err
+	}
+	return s.admitModel(r.Context(), *model)
+}
+
+// beginModel notes a model request in its record, for the access log, the
+// metrics, the spend log and the span, and returns the record and the
+// request's logger, named for the model.
+func (s *Server) beginModel(r *http.Request, model, callType string, stream bool) (*requestRecord, *slog.Logger) {
+	rec := recordFrom(r.Context())
+	rec.model, rec.callType, rec.stream = model, callType, stream
+	return rec, loggerFrom(r.Context(), s.log).With("model", model)
+}
+
 // routeFor is the route of a model request: its own routing keys read
 // from extra, and the request admitted against its caller's limits. log
 // is the request's logger, for the router's lines.
