@@ -130,6 +130,10 @@ func openAccess(ctx context.Context, cfg *config.Config, log *slog.Logger, reg p
 		done := make(chan struct{})
 		go func() { l.Run(lctx, a.auth); close(done) }()
 		a.listener, a.stopListener = l, func() { cancel(); <-done }
+		select { // bounded: the listener's calls have deadlines
+		case <-l.Tried():
+		case <-ctx.Done():
+		}
 	}
 	log.Info("authentication on: every model and admin route needs the master key or a virtual key")
 	return a, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,9 @@ type KeyListener struct {
 	log       *slog.Logger
 	gauge     prometheus.Gauge
 	up        atomic.Bool
+	// tried is closed once the first connection listens or fails.
+	tried     chan struct{}
+	triedOnce sync.Once
 }
 
 // NewKeyListener reads o; it fails only on a URL it cannot read or a
@@ -67,7 +71,8 @@ func NewKeyListener(o ListenOptions) (*KeyListener, error) {
 		return nil, fmt.Errorf("database_url %s: %v", store.Redact(o.DatabaseURL), redactPassword(err, o.DatabaseURL))
 	}
 	cfg.RuntimeParams["application_name"] = ListenerApplicationName
-	l := &KeyListener{cfg: cfg, timeout: o.CallTimeout, pingAfter: o.PingAfter, retryMin: o.RetryMin, retryMax: o.RetryMax, log: o.Logger}
+	l := &KeyListener{cfg: cfg, timeout: o.CallTimeout, pingAfter: o.PingAfter, retryMin: o.RetryMin, retryMax: o.RetryMax, log: o.Logger,
+		tried: make(chan struct{})}
 	if l.timeout <= 0 {
 		l.timeout = DefaultListenCallTimeout
 	}
@@ -105,6 +110,13 @@ func redactPassword(err error, databaseURL string) string {
 	return msg
 }
 
+// Tried is closed once Run's first connection listens or fails. A gateway
+// waits for it before serving: the first LISTEN empties the cache, which
+// must happen before keys are cached, not under the first requests.
+func (l *KeyListener) Tried() <-chan struct{} { return l.tried }
+
+func (l *KeyListener) markTried() { l.triedOnce.Do(func() { close(l.tried) }) }
+
 // Listening says whether the listening connection is up.
 func (l *KeyListener) Listening() bool { return l.up.Load() }
 
@@ -117,6 +129,7 @@ func (l *KeyListener) Run(ctx context.Context, local KeyCache) {
 	lost := false // logged that the connection was lost or never made
 	for {
 		listened, err := l.listen(ctx, local, lost)
+		l.markTried()
 		l.setUp(false)
 		if ctx.Err() != nil {
 			return
@@ -166,6 +179,7 @@ func (l *KeyListener) listen(ctx context.Context, local KeyCache, wasLost bool) 
 	// cache holds may be stale.
 	local.InvalidateAll()
 	l.setUp(true)
+	l.markTried()
 	if wasLost {
 		l.log.Info("listening for key changes on PostgreSQL again: this gateway's key cache was emptied, in case it missed some")
 	} else {
