@@ -131,7 +131,7 @@ func openPostgres(ctx context.Context, databaseURL string) (Store, error) {
 		return nil, fmt.Errorf("database %s: %v", Redact(databaseURL), redactErr(err, databaseURL))
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	s := &sqlStore{db: db, d: postgresDialect, closeExtra: pool.Close}
+	s := &sqlStore{db: db, d: postgresDialect, closeExtra: pool.Close, pool: pool}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("database %s: %v", Redact(databaseURL), redactErr(err, databaseURL))

@@ -105,24 +105,17 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 			unique = append(unique, &rows[i])
 		}
 	}
-	// Nearly always every row is new, and counting the rows each INSERT
-	// stored is enough to know it. Only when a row was stored already
-	// (a batch written again) is the batch written once more, asking
-	// which rows are new; reading them back costs a step per row.
-	args := make([]any, 0, spendInsertSizes[0]*19)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for chunk := range spendChunks(unique) {
-			args = s.spendArgs(args, chunk)
-			res, err := s.execSpendInsert(ctx, tx, len(chunk), args)
-			if err != nil {
-				return fmt.Errorf("insert spend logs: %w", err)
-			}
-			if n, err := res.RowsAffected(); err != nil || n != int64(len(chunk)) {
-				return errSpendLogStored
-			}
-		}
-		return s.addSpend(ctx, tx, unique)
-	})
+	// Nearly always every row is new, and the batch goes in whole: by
+	// COPY on PostgreSQL, by prepared multi-row INSERTs on SQLite. Only
+	// when a row was stored already (a batch written again) is the batch
+	// written once more, row by row asking which rows are new; reading
+	// them back costs a step per row.
+	var err error
+	if s.pool != nil {
+		err = s.copySpendLogs(ctx, unique)
+	} else {
+		err = s.insertSpendLogs(ctx, unique)
+	}
 	if !errors.Is(err, errSpendLogStored) {
 		if err != nil {
 			return 0, err
@@ -130,6 +123,7 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 		return len(unique), nil
 	}
 	var inserted []*SpendLog
+	args := make([]any, 0, spendInsertSizes[0]*19)
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		inserted = inserted[:0]
 		for chunk := range spendChunks(unique) {
@@ -159,6 +153,26 @@ func (s *sqlStore) InsertSpendLogs(ctx context.Context, rows []SpendLog) (int, e
 		return 0, err
 	}
 	return len(inserted), nil
+}
+
+// insertSpendLogs writes rows that are all new in one transaction with
+// multi-row INSERTs; errSpendLogStored says a row was stored already and
+// nothing was written.
+func (s *sqlStore) insertSpendLogs(ctx context.Context, unique []*SpendLog) error {
+	args := make([]any, 0, spendInsertSizes[0]*19)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for chunk := range spendChunks(unique) {
+			args = s.spendArgs(args, chunk)
+			res, err := s.execSpendInsert(ctx, tx, len(chunk), args)
+			if err != nil {
+				return fmt.Errorf("insert spend logs: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n != int64(len(chunk)) {
+				return errSpendLogStored
+			}
+		}
+		return s.addSpend(ctx, tx, unique)
+	})
 }
 
 // spendChunks cuts rows into INSERTs of the sizes prepared.
@@ -197,7 +211,7 @@ func (s *sqlStore) spendArgs(args []any, rows []*SpendLog) []any {
 
 // addSpend adds the cost of newly stored rows to spend_daily and to their
 // key's, team's and user's spend.
-func (s *sqlStore) addSpend(ctx context.Context, tx *sql.Tx, rows []*SpendLog) error {
+func (s *sqlStore) addSpend(ctx context.Context, tx execer, rows []*SpendLog) error {
 	totals := map[[2]string]float64{}
 	daily := dailyTotals{}
 	for _, r := range rows {
@@ -261,7 +275,7 @@ const dailyInsertChunk = 500
 // addDaily adds a batch's sums to spend_daily. Rows are written in key
 // order, so that two instances writing the same rows on Postgres take
 // their locks in the same order instead of deadlocking.
-func (s *sqlStore) addDaily(ctx context.Context, tx *sql.Tx, d dailyTotals) error {
+func (s *sqlStore) addDaily(ctx context.Context, tx execer, d dailyTotals) error {
 	keys := slices.SortedFunc(maps.Keys(d), func(a, b dailyKey) int {
 		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.key, b.key), cmp.Compare(a.team, b.team),
 			cmp.Compare(a.user, b.user), cmp.Compare(a.model, b.model))

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // sqlStore is the one implementation, over database/sql, for both databases.
@@ -18,6 +20,7 @@ type sqlStore struct {
 	db         *sql.DB
 	d          dialect
 	closeExtra func()
+	pool       *pgxpool.Pool // PostgreSQL only: the pool under db, for COPY
 
 	spendInserts map[spendInsertKey]*sql.Stmt // SQLite only, read-only once open
 }
